@@ -1,0 +1,3 @@
+from export.export import main
+
+main()

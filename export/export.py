@@ -1,0 +1,119 @@
+"""python -m export CHECKPOINT [-o models/colorize.onnx]: checkpoint -> verified, self-contained ONNX file.
+
+Pinned: the torch.onnx dynamo exporter at opset 18, input "L" float32 [N, 1, 256, 256] (N dynamic),
+output "ab" [N, 2, 256, 256], the model in eval mode. The colour contract, the training step, the data summary
+and the validation loss go into metadata_props as JSON values. Before the file is written: onnx.checker, then
+onnxruntime against torch on random input and on a real photo (max abs diff on normalised ab <= PARITY_TOLERANCE).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from colorize_runtime import __version__, colour
+from train.model import Colorizer
+from train.train import load_checkpoint
+
+OPSET = 18
+PARITY_TOLERANCE = 1e-4
+REPOSITORY = Path(__file__).resolve().parent.parent
+DEFAULT_OUTPUT = REPOSITORY / "models" / "colorize.onnx"
+SAMPLE_PHOTO = REPOSITORY / "examples" / "sample.jpg"
+
+
+def load_model(checkpoint: dict) -> Colorizer:
+    model = Colorizer()
+    model.load_state_dict(checkpoint["model"])
+    return model.eval()
+
+
+def to_onnx(model: Colorizer) -> onnx.ModelProto:
+    window = colour.WINDOW
+    example = torch.zeros(1, 1, window, window)
+    program = torch.onnx.export(
+        model, (example,), dynamo=True, opset_version=OPSET, input_names=["L"], output_names=["ab"],
+        dynamic_shapes=({0: torch.export.Dim("N", min=1, max=1024)},), external_data=False, verbose=False,
+    )
+    return program.model_proto
+
+
+def metadata(checkpoint: dict) -> dict:
+    config = checkpoint["config"]
+    return {
+        "colour_contract": colour.contract_metadata(),
+        "model": {"name": "colorize", "architecture": "resnet18[:6] encoder (1-channel conv1) + conv decoder",
+                  "runtime_version": __version__},
+        "training_step": checkpoint["step"],
+        "training_config": config,
+        "data": checkpoint.get("data", {"train_folder": config["data"], "val_folder": config["val"]}),
+        "val_loss": {"loss": config["loss"], "value": checkpoint["best_val"]},
+        "exporter": {"torch": torch.__version__, "onnx_opset": OPSET, "dynamo": True},
+    }
+
+
+def sample_input(photo: Path) -> np.ndarray:
+    """Normalised L [1, 1, 256, 256] of the centre 256 x 256 window of a real photo."""
+    image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SystemExit(f"export: {photo}: cannot read the parity photo")
+    h, w = image.shape[:2]
+    y, x = max(0, (h - colour.WINDOW) // 2), max(0, (w - colour.WINDOW) // 2)
+    window = cv2.resize(image[y:y + colour.WINDOW, x:x + colour.WINDOW], (colour.WINDOW, colour.WINDOW))
+    return colour.normalise_lightness(colour.lightness(window))[None, None]
+
+
+def verify(model_proto: onnx.ModelProto, model: Colorizer, photo: Path) -> dict:
+    """onnx.checker, then onnxruntime vs torch (max abs diff on normalised ab) on random input and a photo."""
+    onnx.checker.check_model(model_proto, full_check=True)
+    session = ort.InferenceSession(model_proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    inputs = {"random batch of 2": rng.uniform(-1, 1, (2, 1, colour.WINDOW, colour.WINDOW)).astype(np.float32),
+              f"photo {photo.name}": sample_input(photo)}
+    diffs = {}
+    for name, array in inputs.items():
+        with torch.no_grad():
+            expected = model(torch.from_numpy(array)).numpy()
+        got = session.run(None, {"L": array})[0]
+        diffs[name] = float(np.abs(got - expected).max())
+        if diffs[name] > PARITY_TOLERANCE:
+            raise SystemExit(f"export: onnxruntime differs from torch on {name}: {diffs[name]:.2e} "
+                             f"> {PARITY_TOLERANCE:.0e}")
+    return diffs
+
+
+def export(checkpoint_path: Path, output: Path, photo: Path = SAMPLE_PHOTO) -> onnx.ModelProto:
+    checkpoint = load_checkpoint(checkpoint_path)
+    model = load_model(checkpoint)
+    model_proto = to_onnx(model)
+    for key, value in metadata(checkpoint).items():
+        model_proto.metadata_props.add(key=key, value=json.dumps(value))
+    diffs = verify(model_proto, model, photo)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    onnx.save_model(model_proto, tmp, save_as_external_data=False)
+    os.replace(tmp, output)
+    data = output.read_bytes()
+    for name, diff in diffs.items():
+        print(f"parity onnxruntime vs torch, {name}: max abs diff {diff:.2e}")
+    print(f"wrote {output}: {len(data) / 1e6:.2f} MB, sha256 {hashlib.sha256(data).hexdigest()}")
+    return model_proto
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path, help="a train/ checkpoint (best.pt or ckpt.pt)")
+    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT,
+                        help=f"default: {DEFAULT_OUTPUT.relative_to(REPOSITORY)} (the model the runtime embeds)")
+    parser.add_argument("--photo", type=Path, default=SAMPLE_PHOTO, help="real photo for the parity check")
+    args = parser.parse_args(argv)
+    export(args.checkpoint, args.output, args.photo)

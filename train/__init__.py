@@ -1,0 +1,1 @@
+"""Training of the colorize network (PyTorch). See README.md, section Training."""
