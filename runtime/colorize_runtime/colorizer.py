@@ -143,15 +143,18 @@ class Colorizer:
             raise ColorizeError(f"expected a gray (H, W) or BGR (H, W, 3) uint8 array, got {image.dtype} "
                                 f"{image.shape}")
         lightness_plane = colour.lightness(image)
+        return colour.lab_to_bgr(lightness_plane, self.predict_colour(lightness_plane))
+
+    def predict_colour(self, lightness_plane: np.ndarray) -> np.ndarray:
+        """Float32 L (H, W) -> float32 ab (H, W, 2) at full size: at the working resolution `size` when the
+        photo is larger, then scaled up (colour is low-frequency; the full-resolution L keeps the detail)."""
         h, w = lightness_plane.shape
-        if self.size is not None and min(h, w) > self.size:
-            scale = self.size / min(h, w)
-            small = cv2.resize(lightness_plane, (max(1, round(w * scale)), max(1, round(h * scale))),
-                               interpolation=cv2.INTER_AREA)
-            ab = cv2.resize(self.predict_ab(small), (w, h), interpolation=cv2.INTER_LINEAR)
-        else:
-            ab = self.predict_ab(lightness_plane)
-        return colour.lab_to_bgr(lightness_plane, ab)
+        if self.size is None or min(h, w) <= self.size:
+            return self.predict_ab(lightness_plane)
+        scale = self.size / min(h, w)
+        small = cv2.resize(lightness_plane, (max(1, round(w * scale)), max(1, round(h * scale))),
+                           interpolation=cv2.INTER_AREA)
+        return cv2.resize(self.predict_ab(small), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def colorize(image: np.ndarray, **options) -> np.ndarray:
