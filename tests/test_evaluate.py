@@ -1,0 +1,124 @@
+"""train.evaluate: the metrics on known cases, a run over a tiny photo tree through the real runtime; train.plot."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import photo_like
+from train import plot
+from train.evaluate import auc_percent, colourfulness, main
+
+FOLDERS = {"scenes": [(300, 420), (64, 80)], "flowers": [(256, 256)]}
+
+
+@pytest.fixture(scope="module")
+def photo_tree(tmp_path_factory):
+    """Colour photos in two source folders (one nested deeper, one png); at the top level, a colour photo and a
+    gray one (nothing to score)."""
+    root = tmp_path_factory.mktemp("photos")
+    for index, (folder, sizes) in enumerate(FOLDERS.items()):
+        for k, (height, width) in enumerate(sizes):
+            path = root / folder / ("deeper" if k else "") / f"p{k}.{'png' if k else 'jpg'}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), photo_like(height, width, seed=10 * index + k))
+    cv2.imwrite(str(root / "loose.jpg"), photo_like(100, 120, seed=99))
+    cv2.imwrite(str(root / "loose_gray.png"), photo_like(100, 120, channels=1))
+    return root
+
+
+@pytest.fixture(scope="module")
+def evaluation(photo_tree, pointwise_onnx, tmp_path_factory):
+    out = tmp_path_factory.mktemp("evaluation")
+    code = main(["--model", str(pointwise_onnx), "--data", str(photo_tree), "--out", str(out), "--stride", "100"])
+    return code, out, json.loads((out / "evaluation.json").read_text())
+
+
+def test_auc_is_the_normalised_area_under_the_threshold_curve():
+    assert auc_percent(np.zeros((4, 4))) == pytest.approx(100)
+    assert auc_percent(np.full((4, 4), 200.0)) == pytest.approx(0)
+    # error 10 everywhere: the fraction is 0 for t < 10 and 1 from t = 10; trapezoids give 140.5 of 150
+    assert auc_percent(np.full((4, 4), 10.0)) == pytest.approx(100 * 140.5 / 150)
+
+
+def test_colourfulness_is_zero_for_gray_and_grows_with_colour():
+    gray = cv2.cvtColor(photo_like(32, 32, channels=1), cv2.COLOR_GRAY2BGR)
+    colourful = photo_like(32, 32)
+    assert colourfulness(gray) == 0
+    assert colourfulness(colourful) > 20
+    assert colourfulness(colourful // 2 + 64) < colourfulness(colourful)
+
+
+def test_run_writes_finite_numbers_for_every_photo_folder_and_the_floor(evaluation):
+    code, out, report = evaluation
+    assert code == 0
+    assert report["config"]["photos"] == 4 and report["config"]["runtime_options_given"] == {"stride": 100}
+    assert report["config"]["runtime"]["stride"] == 100 and report["config"]["runtime"]["size"] is None
+    assert [Path(p).name for p in report["config"]["skipped"]] == ["loose_gray.png"]
+    assert set(report["per_folder"]) == {"scenes", "flowers", "."}
+    assert report["per_folder"]["scenes"]["photos"] == 2
+    assert [p["photo"] for p in report["per_photo"]][:2] == ["flowers/p0.jpg", "loose.jpg"]
+    for summary in [report["overall"], *report["per_folder"].values(), *report["per_photo"]]:
+        for side in ("ours", "floor"):
+            assert {"psnr", "ssim", "ab_rmse", "auc", "colourfulness", "chroma_ratio"} <= set(summary[side])
+            assert all(math.isfinite(value) for value in summary[side].values())
+    overall = report["overall"]
+    assert overall["floor"]["chroma_ratio"] < 0.01 and overall["floor"]["chroma_ratio_of_means"] < 0.01
+    assert overall["floor"]["colourfulness"] == 0
+    assert overall["ours"]["chroma_ratio"] > 0.05 and overall["ours"]["colourfulness"] > 1
+    assert overall["truth"]["colourfulness"] > 20
+    assert 0 < overall["ours"]["auc"] <= 100 and -1 <= overall["ours"]["ssim"] <= 1
+
+
+def test_run_writes_a_grid_with_one_row_per_source_folder(evaluation):
+    _, out, _ = evaluation
+    grid = cv2.imread(str(out / "evaluation_grid.png"))
+    assert grid is not None and grid.shape[0] > 2 * grid.shape[1] / 3  # three rows of three panels
+
+
+def test_limit_takes_photos_from_across_the_tree_and_runtime_options_pass_through(photo_tree, pointwise_onnx,
+                                                                                    tmp_path):
+    assert main(["--model", str(pointwise_onnx), "--data", str(photo_tree), "--out", str(tmp_path),
+                 "--limit", "2", "--size", "128", "--blend", "weighted"]) == 0
+    report = json.loads((tmp_path / "evaluation.json").read_text())
+    assert report["config"]["runtime"]["size"] == 128 and report["config"]["runtime"]["blend"] == "weighted"
+    assert [p["photo"] for p in report["per_photo"]] == ["flowers/p0.jpg", "scenes/p0.jpg"]
+
+
+def test_bad_input_is_a_usage_error(photo_tree, pointwise_onnx, tmp_path, capsys):
+    assert main(["--model", str(tmp_path / "missing.onnx"), "--data", str(photo_tree), "--out", str(tmp_path)]) == 2
+    assert "model file not found" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["--model", str(pointwise_onnx), "--data", str(tmp_path / "empty"), "--out", str(tmp_path)]) == 2
+    assert "no photos" in capsys.readouterr().err
+    assert main(["--model", str(pointwise_onnx), "--data", str(photo_tree), "--out", str(tmp_path),
+                 "--blend", "nonsense"]) == 2
+    assert "unknown blend" in capsys.readouterr().err
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "photo.jpg").write_bytes(b"not a photo")
+    assert main(["--model", str(pointwise_onnx), "--data", str(tmp_path / "broken"), "--out", str(tmp_path)]) == 2
+    assert "cannot be decoded" in capsys.readouterr().err
+    assert not (tmp_path / "evaluation.json").exists()
+
+
+def test_plot_draws_a_resumed_log_once_per_step(tmp_path, capsys):
+    records = [{"step": 50, "train_loss": 0.05}, {"step": 100, "train_loss": 0.03, "val_loss": 0.04,
+                                                    "val_loss_no_colour": 0.05},
+               {"step": 150, "train_loss": 0.9},  # logged, then lost to a crash: the resumed run logs it again
+               {"step": 150, "train_loss": 0.02}, {"step": 200, "train_loss": 0.02, "val_loss": 0.03,
+                                                    "val_loss_no_colour": 0.05}]
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert [r["train_loss"] for r in plot.read_log(log)] == [0.05, 0.03, 0.02, 0.02]
+    assert plot.main([str(tmp_path)]) == 0
+    image = cv2.imread(str(tmp_path / "loss_curves.png"))
+    assert image is not None and image.shape[1] > image.shape[0]
+    assert plot.main([str(tmp_path / "missing")]) == 2
+    assert "no such log" in capsys.readouterr().err
+    log.write_text("not json\n")
+    assert plot.main([str(log), "-o", str(tmp_path / "other.png")]) == 2
+    assert "not a training log" in capsys.readouterr().err

@@ -1,0 +1,250 @@
+"""Measure a model the way users meet it: python -m train.evaluate --model M --data DIR --out DIR [options].
+
+Every colour photo under DIR is reduced to a 1-channel gray image (cv2 BGR2GRAY of the original), colourised by
+the real runtime (colorize_runtime.Colorizer, the code path of colorize-run, options passed through) and
+compared with the original. The gray input itself is scored the same way: the floor a colouriser must beat.
+Means are over photos (each photo weighs the same), overall and per source folder (the first folder level
+under DIR). Files that cannot be decoded and gray photos (no colour to compare with) are skipped and listed.
+Writes OUT/evaluation.json and OUT/evaluation_grid.png (gray | ours | truth for the first photo scored in every
+source folder) and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from matplotlib.figure import Figure
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from tqdm import tqdm
+
+from colorize_runtime import Colorizer, ColorizeError, __version__, colour
+from train.data import find_photos
+
+AUC_MAX_THRESHOLD = 150  # Zhang et al. 2016: ab error thresholds 0..150
+METRICS = {  # key: (table heading, format)
+    "psnr": ("PSNR dB", "{:7.2f}"), "ssim": ("SSIM", "{:6.3f}"), "ab_rmse": ("ab RMSE", "{:7.2f}"),
+    "auc": ("AuC %", "{:6.2f}"), "colourfulness": ("colourf", "{:7.2f}"), "chroma_ratio": ("chroma", "{:6.3f}"),
+    "chroma_ratio_of_means": ("pooled", "{:6.3f}"),
+}
+GRID_PANEL_HEIGHT = 256
+MIN_TRUTH_CHROMA = 1.0  # mean sqrt(a^2 + b^2) below this: a gray photo, nothing to compare colours with
+
+
+def auc_percent(ab_error: np.ndarray) -> float:
+    """Area under the curve 'fraction of pixels with ab error <= t' for t = 0..150, divided by 150, in %.
+    For an integer t, error <= t exactly when ceil(error) <= t, so one bincount gives the whole curve."""
+    counts = np.bincount(np.minimum(np.ceil(ab_error).astype(np.int64).ravel(), AUC_MAX_THRESHOLD + 1),
+                         minlength=AUC_MAX_THRESHOLD + 2)
+    fractions = np.cumsum(counts[:AUC_MAX_THRESHOLD + 1]) / ab_error.size
+    return float(100 * np.trapezoid(fractions) / AUC_MAX_THRESHOLD)
+
+
+def colourfulness(bgr: np.ndarray) -> float:
+    """Hasler & Süsstrunk (2003): rg = R - G, yb = (R + G) / 2 - B; sigma_rgyb + 0.3 * mu_rgyb (0..255 units)."""
+    blue, green, red = np.moveaxis(bgr.astype(np.float32), -1, 0)
+    rg, yb = red - green, 0.5 * (red + green) - blue
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def mean_chroma(lab: np.ndarray) -> float:
+    return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+
+
+def score(result: np.ndarray, truth: np.ndarray, truth_lab: np.ndarray) -> dict:
+    """Metrics of a BGR uint8 result against the BGR uint8 truth (Lab by the colour contract). PSNR and SSIM are
+    on the three colour channels (their order does not matter); ab RMSE is the root mean square of the per-pixel
+    Euclidean ab error, in CIELAB units."""
+    lab = colour.bgr_to_lab(result)
+    ab_error = np.hypot(lab[..., 1] - truth_lab[..., 1], lab[..., 2] - truth_lab[..., 2])
+    return {
+        "psnr": float(peak_signal_noise_ratio(truth, result, data_range=255)),
+        "ssim": float(structural_similarity(truth, result, channel_axis=2, data_range=255)),
+        "ab_rmse": float(np.sqrt(np.mean(np.square(ab_error)))),
+        "auc": auc_percent(ab_error),
+        "colourfulness": colourfulness(result),
+        "chroma": mean_chroma(lab),
+        "chroma_ratio": mean_chroma(lab) / mean_chroma(truth_lab),
+    }
+
+
+def evenly_spaced(paths: list[Path], limit: int | None) -> list[Path]:
+    """The first, the last and evenly spaced photos between: a --limit subset still spans every folder."""
+    if not limit or limit >= len(paths):
+        return paths
+    return [paths[i] for i in np.linspace(0, len(paths) - 1, limit).round().astype(int)]
+
+
+def source_folder(path: Path, data: Path) -> str:
+    parts = path.relative_to(data).parts
+    return parts[0] if len(parts) > 1 else "."
+
+
+def mean_scores(records: list[dict]) -> dict:
+    """Means over photos, and the chroma ratio of the mean chromas: unlike the mean of per-photo ratios, it is
+    not inflated by a few photos whose truth has almost no colour."""
+    summary = {side: {key: float(np.mean([r[side][key] for r in records])) for key in records[0][side]}
+               for side in ("ours", "floor", "truth")}
+    for side in ("ours", "floor"):
+        summary[side]["chroma_ratio_of_means"] = summary[side]["chroma"] / summary["truth"]["chroma"]
+    return {"photos": len(records), **summary}
+
+
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = GRID_PANEL_HEIGHT / h
+    return cv2.resize(image, (max(1, round(w * scale)), GRID_PANEL_HEIGHT),
+                      interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def write_grid(rows: list[tuple[str, list[np.ndarray]]], path: Path) -> None:
+    """One row per photo: gray input | ours | truth (BGR panels of equal height), the photo named below."""
+    figure = Figure(figsize=(3 * 3.2, 2.7 * len(rows)), dpi=100, layout="constrained")
+    axes = figure.subplots(len(rows), 3, squeeze=False)
+    for axis, title in zip(axes[0], ("gray input", "ours", "truth")):
+        axis.set_title(title)
+    for row, (name, panels) in zip(axes, rows):
+        for axis, panel in zip(row, panels):
+            axis.imshow(cv2.cvtColor(panel, cv2.COLOR_BGR2RGB))
+            axis.set_xticks([])
+            axis.set_yticks([])
+        row[1].set_xlabel(name, fontsize=8)
+    figure.savefig(path)
+
+
+def format_table(summaries: dict[str, dict]) -> str:
+    """One line each for ours and the gray floor per group, the truth's colourfulness beside them."""
+    width = max(len(name) for name in summaries) + 2
+    header = f"{'':{width}}{'':6}{'n':>5} " + " ".join(f"{h:>{len(f.format(0))}}" for h, f in METRICS.values())
+    lines = [header + "  truth colourf"]
+    for name, summary in summaries.items():
+        for side, label in (("ours", name), ("floor", "")):
+            cells = " ".join(fmt.format(summary[side][key]) for key, (_, fmt) in METRICS.items())
+            count = f"{summary['photos']:5d}" if side == "ours" else " " * 5
+            truth = f"  {summary['truth']['colourfulness']:13.2f}" if side == "ours" else ""
+            lines.append(f"{label:{width}}{'ours' if side == 'ours' else 'gray':6}{count} {cells}{truth}")
+    lines.append("chroma: mean of the per-photo chroma ratios; pooled: mean chroma over mean truth chroma")
+    return "\n".join(lines)
+
+
+RUNTIME_OPTIONS = ("providers", "stride", "size", "blend", "saturation", "precision")
+
+
+def _size(text: str) -> int | None:
+    return None if text == "full" else int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped model)")
+    parser.add_argument("--data", type=Path, required=True, help="folder tree of colour photos")
+    parser.add_argument("--out", type=Path, required=True, help="folder for evaluation.json and the grid")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate N photos spread evenly over the folders")
+    parser.add_argument("--threads", type=int, default=2, help="onnxruntime and OpenCV threads (default: 2)")
+    runtime = parser.add_argument_group("runtime options, passed to Colorizer only when given (else its defaults)",
+                                        argument_default=argparse.SUPPRESS)
+    runtime.add_argument("--providers", help="auto | cpu | cuda")
+    runtime.add_argument("--stride", type=int, help="window step (px)")
+    runtime.add_argument("--size", type=_size, metavar="PX|full", help="short side at which the network sees a photo")
+    runtime.add_argument("--blend", help="window blending: mean | weighted")
+    runtime.add_argument("--saturation", type=float, help="scale of the predicted ab")
+    runtime.add_argument("--precision", help="fp32 | int8")
+    return parser
+
+
+def run_config(args: argparse.Namespace, colorizer: Colorizer, options: dict) -> dict:
+    """What was measured and how: the model (by content), the data, the runtime settings in effect."""
+    return {
+        "model": str(args.model or "shipped model"),
+        "model_sha256": hashlib.sha256(colorizer.model_path.read_bytes()).hexdigest(),
+        "training_step": colorizer.metadata.get("training_step"), "runtime_version": __version__,
+        "data": str(args.data), "limit": args.limit,
+        "gray_input": "cv2.cvtColor(original, COLOR_BGR2GRAY), 1 channel",
+        "runtime_options_given": options,
+        "runtime": {"stride": colorizer.stride, "size": colorizer.size, "blend": colorizer.blend,
+                    "saturation": colorizer.saturation, "precision": colorizer.precision,
+                    "provider": colorizer.session.get_providers()[0], "threads": args.threads},
+    }
+
+
+class SkipPhoto(Exception):
+    """A photo that cannot be scored; the message says why."""
+
+
+def evaluate_photo(colorizer: Colorizer, path: Path, data: Path) -> tuple[dict, list[np.ndarray]]:
+    """Score one photo: its record (ours and the gray floor against the truth) and its BGR gray | ours | truth.
+    Raises SkipPhoto for a file that cannot be decoded or has no colour to compare against."""
+    truth = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if truth is None:
+        raise SkipPhoto("cannot be decoded")
+    truth_lab = colour.bgr_to_lab(truth)
+    if mean_chroma(truth_lab) < MIN_TRUTH_CHROMA:
+        raise SkipPhoto("no colour to compare against (a gray photo)")
+    gray = cv2.cvtColor(truth, cv2.COLOR_BGR2GRAY)
+    tick = time.perf_counter()
+    ours = colorizer.colorize(gray)
+    seconds = time.perf_counter() - tick
+    gray_bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    record = {
+        "photo": path.relative_to(data).as_posix(), "folder": source_folder(path, data),
+        "height": truth.shape[0], "width": truth.shape[1], "seconds": round(seconds, 3),
+        "ours": score(ours, truth, truth_lab), "floor": score(gray_bgr, truth, truth_lab),
+        "truth": {"colourfulness": colourfulness(truth), "chroma": mean_chroma(truth_lab)},
+    }
+    return record, [gray_bgr, ours, truth]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        print("evaluate: --limit must be 1 or more", file=sys.stderr)
+        return 2
+    cv2.setNumThreads(args.threads)
+    options = {name: getattr(args, name) for name in RUNTIME_OPTIONS if name in args}
+    try:
+        colorizer = Colorizer(args.model, threads=args.threads, **options)
+        paths = evenly_spaced(find_photos(args.data), args.limit)
+    except (ColorizeError, FileNotFoundError) as error:
+        print(f"evaluate: {error}", file=sys.stderr)
+        return 2
+    records, skipped, grid_rows = [], [], {}  # grid: the first photo scored in every source folder
+    start = time.perf_counter()
+    for path in tqdm(paths, unit="photo"):
+        try:
+            record, panels = evaluate_photo(colorizer, path, args.data)
+        except SkipPhoto as reason:
+            print(f"warning: {path}: {reason}, skipped", file=sys.stderr)
+            skipped.append(str(path))
+            continue
+        records.append(record)
+        grid_rows.setdefault(record["folder"], (record["photo"], [thumbnail(panel) for panel in panels]))
+    if not records:
+        print(f"evaluate: {args.data}: no photo could be scored", file=sys.stderr)
+        return 2
+    per_folder = {f: mean_scores([r for r in records if r["folder"] == f]) for f in sorted(grid_rows)}
+    report = {
+        "config": run_config(args, colorizer, options) | {
+            "photos": len(records), "skipped": skipped, "seconds_total": round(time.perf_counter() - start, 1),
+            "seconds_colourising": round(sum(r["seconds"] for r in records), 1)},
+        "overall": mean_scores(records),
+        "per_folder": per_folder,
+        "per_photo": records,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_grid([grid_rows[folder] for folder in sorted(grid_rows)], args.out / "evaluation_grid.png")
+    print(format_table({"overall": report["overall"]} | per_folder))
+    config = report["config"]
+    print(f"{len(records)} photos in {config['seconds_total']} s ({config['seconds_colourising']} s colourising); "
+          f"wrote {args.out / 'evaluation.json'} and {args.out / 'evaluation_grid.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
