@@ -20,6 +20,7 @@ import onnxruntime as ort
 import torch
 
 from colorize_runtime import __version__, colour
+from export import allinone, quantize
 from train.model import Colorizer
 from train.train import load_checkpoint
 
@@ -90,7 +91,7 @@ def verify(model_proto: onnx.ModelProto, model: Colorizer, photo: Path) -> dict:
     return diffs
 
 
-def export(checkpoint_path: Path, output: Path, photo: Path = SAMPLE_PHOTO) -> onnx.ModelProto:
+def export(checkpoint_path: Path, output: Path, photo: Path = SAMPLE_PHOTO, all_in_one: bool = True) -> onnx.ModelProto:
     checkpoint = load_checkpoint(checkpoint_path)
     model = load_model(checkpoint)
     model_proto = to_onnx(model)
@@ -105,6 +106,9 @@ def export(checkpoint_path: Path, output: Path, photo: Path = SAMPLE_PHOTO) -> o
     for name, diff in diffs.items():
         print(f"parity onnxruntime vs torch, {name}: max abs diff {diff:.2e}")
     print(f"wrote {output}: {len(data) / 1e6:.2f} MB, sha256 {hashlib.sha256(data).hexdigest()}")
+    if all_in_one:  # the uint8 RGB -> RGB file for apps without OpenCV, beside it (docs/EMBEDDING.md)
+        allinone.write(output, photo)
+    quantize.quantize(output)  # NAME.int8.onnx beside it, for --precision int8
     return model_proto
 
 
@@ -115,5 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT,
                         help=f"default: {DEFAULT_OUTPUT.relative_to(REPOSITORY)} (the model the runtime embeds)")
     parser.add_argument("--photo", type=Path, default=SAMPLE_PHOTO, help="real photo for the parity check")
+    parser.add_argument("--no-all-in-one", dest="all_in_one", action="store_false",
+                        help="do not also write the uint8 RGB all-in-one file (OUTPUT stem + _rgb.onnx)")
     args = parser.parse_args(argv)
-    export(args.checkpoint, args.output, args.photo)
+    export(args.checkpoint, args.output, args.photo, args.all_in_one)

@@ -1,71 +1,301 @@
-"""colorize-run: colourise photo files. Exit code 0 when every file succeeded, 1 when any failed, 2 for usage."""
+"""colorize-run: colourise photo files, folders and globs.
+
+Exit code 0 when every file succeeded, 1 when any failed (the others are still done), 2 for usage errors and
+bad models (reported before any photo is touched), 130 on Ctrl-C (no half-written file is left behind).
+onnxruntime and OpenCV are imported only once the arguments are known, so --help and --version start fast.
+"""
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 PROG = "colorize-run"
+OUTPUT_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
+DEFAULT_MAX_PIXELS = 400_000_000  # files.DEFAULT_MAX_PIXELS, repeated so that --help needs no OpenCV
+STDIO = "-"
+
+
+class UsageError(Exception):
+    """A command line that cannot be run as given (exit code 2)."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _quality(text: str) -> int:
+    value = _positive_int(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100, not {value}")
+    return value
+
+
+def _size(text: str) -> int | None:
+    return None if text == "full" else _positive_int(text)
+
+
+def _saturation(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     from colorize_runtime import __version__
 
-    parser = argparse.ArgumentParser(prog=PROG, description="Colourise black-and-white photos.")
-    parser.add_argument("inputs", nargs="+", metavar="PHOTO", help="photo files to colourise")
+    parser = argparse.ArgumentParser(prog=PROG, description="Colourise black-and-white photos. Outputs are "
+                                     "written atomically, never over an input, and existing ones are skipped.")
+    parser.add_argument("inputs", nargs="+", metavar="PHOTO",
+                        help="photo files, folders (with -r) or glob patterns; - reads one image from stdin "
+                             "and writes PNG to stdout")
     parser.add_argument("-o", "--output", metavar="PATH",
-                        help="output file (one input only); default: NAME_color.EXT beside the input")
-    parser.add_argument("--model", metavar="PATH", default=os.environ.get("COLORIZE_MODEL"),
-                        help="ONNX model (default: $COLORIZE_MODEL, else the model shipped with the package)")
-    parser.add_argument("--providers", choices=["auto", "cpu", "cuda"], default="auto",
-                        help="onnxruntime execution provider (cuda fails loudly when unavailable)")
-    parser.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for the network")
-    parser.add_argument("--stride", type=int, default=None, metavar="PX", help="window step (default: 128)")
+                        help="output file for one input, or folder for many (created if missing); "
+                             "default: NAME_color.EXT beside each input")
+    parser.add_argument("-r", "--recursive", action="store_true", help="colourise the photos in folders and below")
+    parser.add_argument("--suffix", default="_color", help="added to the output names (default: %(default)s)")
+    parser.add_argument("--format", choices=["keep", *OUTPUT_EXTENSIONS], default="keep",
+                        help="output format (default: keep the input's)")
+    parser.add_argument("--quality", type=_quality, default=95, metavar="Q",
+                        help="JPEG and WebP quality, 1-100 (default: %(default)s)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs (never an input)")
+    parser.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                        help="refuse larger images, before decoding them (default: %(default)s)")
+    # Model options left out are not passed on, so that the Colorizer's own defaults apply.
+    model = parser.add_argument_group("model", argument_default=argparse.SUPPRESS)
+    model.add_argument("--model", metavar="PATH", default=os.environ.get("COLORIZE_MODEL"),
+                       help="ONNX model (default: $COLORIZE_MODEL, else the model shipped with the package)")
+    model.add_argument("--providers", choices=["auto", "cpu", "cuda"],
+                       help="onnxruntime execution provider (cuda fails loudly when unavailable)")
+    model.add_argument("--threads", type=_positive_int, metavar="N", help="CPU threads for the network")
+    model.add_argument("--stride", type=_positive_int, metavar="PX", help="window step (default: half a window)")
+    model.add_argument("--blend", choices=["mean", "weighted"],
+                       help="combine overlapping windows by plain average, or weighted to hide seams")
+    model.add_argument("--saturation", type=_saturation, metavar="F", help="scales the colour (1: as predicted)")
+    model.add_argument("--size", type=_size, metavar="PX|full",
+                       help="short side at which the network sees the photo, or full resolution")
+    model.add_argument("--precision", choices=["fp32", "int8"], help="network precision")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="also print the model and timings")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
-def output_path(source: Path) -> Path:
-    return source.with_name(f"{source.stem}_color{source.suffix}")
+@dataclass
+class Job:
+    source: Path
+    target: Path | None = None
+    error: str | None = None  # known before anything is read: the job fails with this reason
+
+
+def _expand(pattern: str, args: argparse.Namespace) -> list[tuple[Path, Path | None]]:
+    """(photo, folder it was found in or None) for one command-line input."""
+    path = Path(pattern)
+    if not path.exists() and any(character in pattern for character in "*?["):
+        return [entry for match in sorted(glob.glob(pattern)) for entry in _expand(match, args)]
+    if not path.is_dir():
+        return [(path, None)]
+    if not args.recursive:
+        return []
+    return [(photo, path) for photo in _photos_in(path, args)]
+
+
+def _photos_in(folder: Path, args: argparse.Namespace) -> list[Path]:
+    """The photos in a folder tree, leaving out hidden files, the -o folder and earlier outputs (NAME_color.EXT
+    beside a NAME.*), so that running twice over a folder does not colourise its own results."""
+    from colorize_runtime.files import IMAGE_EXTENSIONS
+
+    output = Path(args.output).resolve() if args.output else None
+    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                   and not (output and output in p.resolve().parents))
+    stems = {p.with_suffix("") for p in found}
+    suffix = args.suffix
+    return [p for p in found if not (suffix and p.stem.endswith(suffix)
+                                     and p.with_name(p.stem[:-len(suffix)]) in stems)]
+
+
+def _output_name(source: Path, args: argparse.Namespace) -> str:
+    extension = source.suffix if args.format == "keep" else OUTPUT_EXTENSIONS[args.format]
+    return f"{source.stem}{args.suffix}{extension}"
+
+
+def plan(args: argparse.Namespace) -> list[Job]:
+    """Every input expanded into jobs with their targets; raises UsageError for an -o that cannot work."""
+    entries: list[tuple[Path, Path | None, str | None]] = []  # (photo, folder it was found in, why it cannot be)
+    for pattern in args.inputs:
+        expanded = _expand(pattern, args)
+        if not expanded:
+            reason = "is a folder; add -r to colourise the photos in it" if Path(pattern).is_dir() \
+                else "no file matches"
+            entries.append((Path(pattern), None, reason))
+        entries += [(source, folder, None) for source, folder in expanded]
+    found = [(source, folder) for source, folder, error in entries if not error]
+
+    output = Path(args.output) if args.output else None
+    to_folder = output is not None and (len(found) > 1 or any(folder for _, folder in found) or output.is_dir()
+                                        or args.output.endswith(os.sep))
+    if output and not to_folder and args.format != "keep" and output.suffix.lower() != f".{args.format}":
+        raise UsageError(f"-o {output} and --format {args.format} disagree")
+    if output and to_folder and output.exists() and not output.is_dir():
+        raise UsageError(f"-o {output}: a file, but {len(found)} inputs need a folder")
+
+    def target(source: Path, folder: Path | None) -> Path:
+        if output is None:
+            return source.with_name(_output_name(source, args))
+        if to_folder:
+            relative = source.relative_to(folder) if folder else Path(source.name)
+            return output / relative.with_name(_output_name(source, args))
+        return output
+
+    jobs = [Job(source, error=error) if error else Job(source, target(source, folder))
+            for source, folder, error in entries]
+
+    inputs = {job.source.resolve(): job for job in jobs}
+    targets: dict[Path, Job] = {}
+    for job in jobs:
+        if job.error:
+            continue
+        resolved = job.target.resolve()
+        if resolved in inputs and inputs[resolved] is not job:
+            job.error = f"output {job.target} is another input; refusing to overwrite it"
+        elif resolved in targets:
+            job.error = f"output {job.target} is also the output of {targets[resolved].source}"
+        targets.setdefault(resolved, job)
+    return jobs
+
+
+MODEL_OPTIONS = ("providers", "threads", "stride", "blend", "saturation", "size", "precision")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.output and len(args.inputs) > 1:
-        print(f"{PROG}: -o takes one input, {len(args.inputs)} given", file=sys.stderr)
-        return 2
-    import cv2  # imported here so that --version and --help start fast
-    from colorize_runtime.colorizer import Colorizer, ColorizeError
-
     try:
-        colorizer = Colorizer(args.model, providers=args.providers, threads=args.threads, stride=args.stride)
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # argparse's own exit: 0 for --help/--version, 2 for usage errors
+        return int(stop.code or 0)
+    stdio = STDIO in args.inputs
+    if stdio and len(args.inputs) > 1:
+        return _usage_error(f"{STDIO} (stdin) cannot be mixed with other inputs")
+    try:
+        jobs = [] if stdio else plan(args)
+    except UsageError as error:
+        return _usage_error(str(error))
+
+    import cv2
+    from colorize_runtime.colorizer import ColorizeError, Colorizer
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # each failure gets one line of ours
+    try:
+        colorizer = Colorizer(args.model, **{name: getattr(args, name) for name in MODEL_OPTIONS if name in args})
     except ColorizeError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
-    failures = 0
-    for name in args.inputs:
-        source = Path(name)
-        target = Path(args.output) if args.output else output_path(source)
-        try:
-            if target.exists() and target.resolve() == source.resolve():
-                raise ColorizeError("output would overwrite the input")
-            image = cv2.imread(str(source), cv2.IMREAD_UNCHANGED) if source.is_file() else None
-            if image is None:
-                raise ColorizeError("not a readable image" if source.exists() else "no such file")
-            if image.ndim == 3 and image.shape[2] == 4:
-                image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-            if image.dtype != "uint8":
-                image = (image / 257).round().astype("uint8")
-            result = colorizer.colorize(image)
-            tmp = target.with_name(f".{target.name}.tmp{target.suffix}")
-            if not cv2.imwrite(str(tmp), result):
-                raise ColorizeError(f"cannot write {target}")
-            os.replace(tmp, target)
-            print(f"{source} -> {target}")
-        except (ColorizeError, OSError, cv2.error) as error:
-            failures += 1
-            print(f"{PROG}: {source}: {error}", file=sys.stderr)
-    if failures:
-        print(f"{PROG}: {failures} of {len(args.inputs)} files failed", file=sys.stderr)
-    return 1 if failures else 0
+    if args.verbose:
+        print(f"{PROG}: model {colorizer.model_path}, providers {', '.join(colorizer.session.get_providers())}",
+              file=sys.stderr)
+    if stdio:
+        return _run_stdio(colorizer, args)
+    return _run_batch(colorizer, jobs, args)
+
+
+def _usage_error(message: str) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return 2
+
+
+def _run_stdio(colorizer, args: argparse.Namespace) -> int:
+    """One image from stdin to PNG on stdout (or to -o FILE)."""
+    from colorize_runtime import files
+    from colorize_runtime.colorizer import ColorizeError
+
+    to_file = args.output and args.output != STDIO
+    try:
+        if to_file:
+            files.check_target(Path(STDIO), Path(args.output), args.force)
+        result = colorizer.colorize(files.decode_image(sys.stdin.buffer.read(), args.max_pixels))
+        if to_file:
+            files.write_image(args.output, result, args.quality)
+        else:
+            sys.stdout.buffer.write(files.encode_image(result, ".png"))
+            sys.stdout.buffer.flush()
+    except files.OutputExistsError as error:
+        print(f"{PROG}: stdin: {error}", file=sys.stderr)
+    except (ColorizeError, OSError, MemoryError) as error:
+        print(f"{PROG}: stdin: {' '.join(str(error).split()) or type(error).__name__}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace) -> int:
+    import cv2
+    from tqdm import tqdm
+
+    from colorize_runtime import files
+    from colorize_runtime.colorizer import ColorizeError
+
+    def report(message: str) -> None:
+        tqdm.write(f"{PROG}: {message}", file=sys.stderr)
+
+    written = skipped = failed = 0
+    show_progress = len(jobs) > 1 and not args.quiet and sys.stderr.isatty()  # not in logs and pipes
+    progress = tqdm(jobs, file=sys.stderr, unit="photo", disable=not show_progress, leave=False)
+    try:
+        for job in progress:
+            try:
+                if job.error:
+                    raise files.ImageFileError(job.error)
+                files.check_target(job.source, job.target, args.force)
+                start = time.perf_counter()
+                image = files.read_image(job.source, args.max_pixels)
+                result = colorizer.colorize(image)
+                job.target.parent.mkdir(parents=True, exist_ok=True)
+                files.write_image(job.target, result, args.quality)
+            except files.OutputExistsError as error:
+                skipped += 1
+                if not args.quiet:
+                    report(f"{job.source}: {error}")
+                continue
+            except (ColorizeError, OSError, cv2.error, MemoryError) as error:
+                failed += 1
+                report(f"{job.source}: {' '.join(str(error).split()) or type(error).__name__}")  # one line
+                continue
+            written += 1
+            if image.ndim == 3 and image.shape[2] == 4 and job.target.suffix.lower() in files.NO_ALPHA_EXTENSIONS:
+                report(f"{job.source}: JPEG has no alpha channel; the transparency was dropped")
+            if not args.quiet:
+                details = f" ({image.shape[1]}x{image.shape[0]}, {time.perf_counter() - start:.1f} s)" \
+                    if args.verbose else ""
+                tqdm.write(f"{job.source} -> {job.target}{details}", file=sys.stdout)
+    except KeyboardInterrupt:
+        progress.close()
+        report(f"interrupted: {written} written; the photo in progress was not")
+        return 130
+    progress.close()
+    if failed:
+        report(f"{failed} of {len(jobs)} files failed ({written} colourised, {skipped} skipped)")
+    elif len(jobs) > 1 and not args.quiet:
+        report(f"{written} colourised, {skipped} skipped")
+    return 1 if failed else 0

@@ -21,6 +21,7 @@ L_CENTER = 50.0
 L_SCALE = 50.0
 AB_SCALE = 110.0
 WINDOW = 256
+STRIP_PIXELS = 1 << 18  # conversions of large photos run in row strips of about this many pixels
 
 
 def contract_metadata() -> dict:
@@ -44,21 +45,37 @@ def bgr_to_lab(bgr: np.ndarray) -> np.ndarray:
 
 def gray_to_lightness(gray: np.ndarray) -> np.ndarray:
     """Gray uint8 (H, W) -> float32 L (H, W), exactly as bgr_to_lab of (g, g, g), via a 256-entry table."""
-    return _GRAY_TO_L[gray]
+    return cv2.LUT(np.ascontiguousarray(gray), _GRAY_TO_L)
+
+
+def _row_strips(height: int, width: int):
+    """Row slices of about STRIP_PIXELS each: per-strip float temporaries stay small and in cache, so a large
+    photo costs one output array, not several full-size float copies."""
+    rows = max(1, STRIP_PIXELS // max(1, width))
+    return (slice(top, min(top + rows, height)) for top in range(0, height, rows))
 
 
 def lightness(image: np.ndarray) -> np.ndarray:
-    """L (float32, H x W) of a gray (H, W) or BGR (H, W, 3) uint8 image."""
+    """L (float32, H x W) of a gray (H, W) or BGR (H, W, 3) uint8 image; the same values as bgr_to_lab."""
     if image.ndim == 2:
         return gray_to_lightness(image)
-    return bgr_to_lab(image)[..., 0]
+    height, width = image.shape[:2]
+    plane = np.empty((height, width), np.float32)
+    for rows in _row_strips(height, width):
+        plane[rows] = bgr_to_lab(image[rows])[..., 0]
+    return plane
 
 
 def lab_to_bgr(lightness_plane: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """L (H, W) and ab (H, W, 2) float32 -> BGR uint8 (H, W, 3)."""
-    lab = np.concatenate([lightness_plane[..., None], ab], axis=2).astype(np.float32, copy=False)
-    bgr = cv2.cvtColor(lab, cv2.COLOR_Lab2BGR)
-    return np.clip(bgr * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    """L (H, W) and ab (H, W, 2) float32 -> BGR uint8 (H, W, 3), rounded to nearest, in row strips."""
+    height, width = lightness_plane.shape
+    bgr = np.empty((height, width, 3), np.uint8)
+    for rows in _row_strips(height, width):
+        lab = cv2.merge([np.ascontiguousarray(lightness_plane[rows], np.float32),
+                         np.ascontiguousarray(ab[rows], np.float32)])
+        cv2.cvtColor(lab, cv2.COLOR_Lab2BGR, dst=lab)
+        cv2.multiply(lab, (255.0,) * 4, dst=bgr[rows], dtype=cv2.CV_8U)  # saturating, like np.clip + round
+    return bgr
 
 
 def normalise_lightness(lightness_plane: np.ndarray, contract: dict | None = None) -> np.ndarray:
@@ -72,4 +89,43 @@ def denormalise_ab(ab_norm: np.ndarray, contract: dict | None = None) -> np.ndar
 
 
 _levels = np.arange(256, dtype=np.uint8)
-_GRAY_TO_L = bgr_to_lab(np.repeat(_levels[None, :, None], 3, axis=2))[0, :, 0].copy()
+_GRAY_TO_L = bgr_to_lab(np.repeat(_levels[None, :, None], 3, axis=2))[0, :, 0].reshape(1, 256).copy()
+
+
+def lightness_16bit(image: np.ndarray) -> np.ndarray:
+    """L (float32, H x W) of a gray (H, W) or BGR (H, W, 3) uint16 image (65535 is white, as 255 is in uint8).
+
+    Computed with the CIE formulas (sRGB transfer curve, OpenCV's D65 Y weights) rather than cv2.cvtColor, whose
+    float conversion has only about 500 distinct L levels: a 16-bit photo keeps its fine tonal steps. It agrees
+    with bgr_to_lab within 0.25 L."""
+    if image.ndim == 2:
+        return _GRAY16_TO_L[image]
+    height, width = image.shape[:2]
+    plane = np.empty((height, width), np.float32)
+    for rows in _row_strips(height, width):
+        plane[rows] = _cie_lightness(_SRGB16_TO_LINEAR[image[rows]] @ _Y_WEIGHTS_BGR)
+    return plane
+
+
+def _cie_lightness(luminance: np.ndarray) -> np.ndarray:
+    """CIE L* of relative luminance Y (white 1)."""
+    return np.where(luminance > 0.008856, 116 * np.cbrt(luminance) - 16, 903.3 * luminance).astype(np.float32)
+
+
+def lab_to_bgr_16bit(lightness_plane: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """L (H, W) and ab (H, W, 2) float32 -> BGR uint16 (H, W, 3), for photos that came in with 16 bits."""
+    height, width = lightness_plane.shape
+    bgr = np.empty((height, width, 3), np.uint16)
+    for rows in _row_strips(height, width):
+        lab = cv2.merge([np.ascontiguousarray(lightness_plane[rows], np.float32),
+                         np.ascontiguousarray(ab[rows], np.float32)])
+        cv2.cvtColor(lab, cv2.COLOR_Lab2BGR, dst=lab)
+        cv2.multiply(lab, (65535.0,) * 4, dst=bgr[rows], dtype=cv2.CV_16U)  # saturating, rounded to nearest
+    return bgr
+
+
+_levels_16bit = np.arange(65536, dtype=np.float64) / 65535
+_SRGB16_TO_LINEAR = np.where(_levels_16bit <= 0.04045, _levels_16bit / 12.92,
+                             ((_levels_16bit + 0.055) / 1.055) ** 2.4).astype(np.float32)
+_Y_WEIGHTS_BGR = np.array([0.072169, 0.715160, 0.212671], np.float32)
+_GRAY16_TO_L = _cie_lightness(_SRGB16_TO_LINEAR)

@@ -1,0 +1,170 @@
+"""Image files in and out: formats, bit depth, alpha, EXIF orientation, size limits, and writes that are atomic.
+
+Pillow reads only the header (format, size, EXIF orientation) so that an oversized photo is refused before it
+is decoded; OpenCV decodes the pixels (it keeps 16-bit colour, alpha and converts CMYK JPEG to BGR).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import warnings
+from io import BytesIO
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import ExifTags, Image
+
+from colorize_runtime.colorizer import ColorizeError
+
+READ_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "BMP")  # Pillow's names
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
+DEPTH_16_EXTENSIONS = (".png", ".tif", ".tiff")  # other formats store 8 bits per channel
+NO_ALPHA_EXTENSIONS = (".jpg", ".jpeg")
+DEFAULT_MAX_PIXELS = 400_000_000
+DEFAULT_QUALITY = 95  # JPEG and WebP
+
+
+class ImageFileError(ColorizeError):
+    """A file that cannot be read or written as an image; the message is the reason, without the path."""
+
+
+class OutputExistsError(ImageFileError):
+    """The output file exists already and overwriting was not asked for."""
+
+
+def _header(data: bytes) -> Image.Image:
+    """Pillow's view of the header, pixels not decoded. The format plugins are called directly because
+    Image.open would also apply Pillow's own decompression-bomb limit, which max_pixels replaces here."""
+    Image.init()
+    for name in READ_FORMATS:
+        factory, accept = Image.OPEN[name]
+        accepted = accept is None or accept(data[:16])
+        if accepted and not isinstance(accepted, str):  # a str explains why the plugin cannot read it
+            try:
+                with warnings.catch_warnings():  # about damaged EXIF, for instance: the pixels may still be fine
+                    warnings.simplefilter("ignore")
+                    return factory(BytesIO(data), "")
+            except Exception:  # the plugins raise SyntaxError, struct.error, OSError... for a damaged header
+                raise ImageFileError(f"truncated or damaged {name} file") from None
+    raise ImageFileError("not an image (JPEG, PNG, TIFF, WebP and BMP are supported)")
+
+
+def _orientation(header: Image.Image) -> int:
+    """EXIF orientation 1..8 still to apply (1: upright). OpenCV's TIFF decoder applies it itself. A PNG whose
+    EXIF chunk comes after the pixels counts as upright: Pillow would decode the whole image to find it."""
+    if header.format == "TIFF" or (header.format == "PNG" and "exif" not in header.info):
+        return 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = header.getexif().get(ExifTags.Base.Orientation, 1)
+    return value if value in range(1, 9) else 1
+
+
+_UPRIGHT = {  # EXIF orientation -> the transform that makes the stored pixels upright
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Encoded image bytes -> gray (H, W), BGR (H, W, 3) or BGRA (H, W, 4), uint8 or uint16, upright (EXIF
+    orientation applied). Raises ImageFileError with the reason."""
+    if not data:
+        raise ImageFileError("empty file (0 bytes)")
+    header = _header(data)
+    width, height = header.size
+    if width * height > max_pixels:
+        raise ImageFileError(f"{width}x{height} = {width * height:,} pixels, over the max-pixels limit of "
+                             f"{max_pixels:,}")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ImageFileError(f"truncated or damaged {header.format} file")
+    if image.dtype not in (np.uint8, np.uint16):
+        raise ImageFileError(f"{image.dtype} samples are not supported (8-bit and 16-bit images are)")
+    return np.ascontiguousarray(_UPRIGHT[_orientation(header)](image))
+
+
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """decode_image of a file, with the reason a file cannot be read in the error (missing, folder, permissions)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImageFileError("no such file") from None
+    except IsADirectoryError:
+        raise ImageFileError("is a folder, not an image file") from None
+    except PermissionError:
+        raise ImageFileError("permission denied") from None
+    except OSError as error:
+        raise ImageFileError(f"cannot read: {error.strerror or error}") from None
+    return decode_image(data, max_pixels)
+
+
+def fit_to_format(image: np.ndarray, extension: str) -> np.ndarray:
+    """The image as the format can store it: 8 bits where the format has no 16-bit mode, no alpha in JPEG."""
+    extension = extension.lower()
+    if image.ndim == 3 and image.shape[2] == 4 and extension in NO_ALPHA_EXTENSIONS:
+        image = image[..., :3]
+    if image.dtype == np.uint16 and extension not in DEPTH_16_EXTENSIONS:
+        image = (image.astype(np.float32) * np.float32(1 / 257) + np.float32(0.5)).astype(np.uint8)
+    return image
+
+
+def encode_image(image: np.ndarray, extension: str, quality: int = DEFAULT_QUALITY) -> bytes:
+    """The image encoded in the format named by the file extension (".png", ".jpg", ...)."""
+    extension = extension.lower()
+    if not cv2.haveImageWriter(f"x{extension}"):
+        raise ImageFileError(f"cannot write {extension or 'files without an extension'} files "
+                             "(use .jpg, .png, .tif, .webp or .bmp)")
+    params = {".jpg": [cv2.IMWRITE_JPEG_QUALITY, quality], ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, quality],
+              ".webp": [cv2.IMWRITE_WEBP_QUALITY, quality]}.get(extension, [])
+    ok, encoded = cv2.imencode(extension, fit_to_format(image, extension), params)
+    if not ok:
+        raise ImageFileError(f"could not encode the image as {extension}")
+    return encoded.tobytes()
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write data to target through a temporary file in the same folder and a rename: target is then either
+    its old self or the complete new file, never half-written, whatever happens (crash, full disk, Ctrl-C)."""
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_image(target: str | Path, image: np.ndarray, quality: int = DEFAULT_QUALITY) -> None:
+    """encode_image in the format of target's extension, then write_atomic. Raises ImageFileError."""
+    target = Path(target)
+    data = encode_image(image, target.suffix, quality)
+    try:
+        write_atomic(target, data)
+    except OSError as error:
+        raise ImageFileError(f"cannot write {target}: {error.strerror or error}") from None
+
+
+def check_target(source: Path, target: Path, force: bool = False) -> None:
+    """The safety rules for an output: never the input itself (whatever force says), and an existing file
+    only with force."""
+    if not target.exists():
+        return
+    if source.exists() and os.path.samefile(source, target):
+        raise ImageFileError(f"output {target} is the input itself; refusing to overwrite it")
+    if target.is_dir():
+        raise ImageFileError(f"output {target} is a folder")
+    if not force:
+        raise OutputExistsError(f"skipped, {target} exists (use --force to overwrite)")

@@ -1,0 +1,101 @@
+"""The speed work keeps behaviour: int8 close to fp32, batches and the vectorised blend equal the plain window
+loop, the working-resolution knob, conversions in strips, bounded memory. (Times are the benchmark's business.)"""
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from colorize_runtime import Colorizer, ColorizeError, colour
+from colorize_runtime.colorizer import int8_model_path, window_starts
+from tests.conftest import photo_like
+
+
+@pytest.fixture(scope="module")
+def fresh(fresh_onnx):
+    return Colorizer(fresh_onnx, providers="cpu")
+
+
+def plain_window_loop(colorizer: Colorizer, lightness_plane: np.ndarray, blend: str) -> np.ndarray:
+    """The seed's sliding window, one window per call, full-size weight plane: the reference."""
+    win = colorizer.window
+    h, w = lightness_plane.shape
+    normalised = colour.normalise_lightness(lightness_plane)
+    ramp = np.ones(win, np.float32) if blend == "mean" else colorizer.window_ramp
+    weight = np.outer(ramp, ramp)
+    ab_sum, weight_sum = np.zeros((2, h, w), np.float32), np.zeros((h, w), np.float32)
+    for y in window_starts(h, win, colorizer.stride):
+        for x in window_starts(w, win, colorizer.stride):
+            patch = normalised[None, None, y:y + win, x:x + win]
+            ab_sum[:, y:y + win, x:x + win] += colorizer.session.run(None, {"L": patch})[0][0] * weight
+            weight_sum[y:y + win, x:x + win] += weight
+    return colour.denormalise_ab((ab_sum / weight_sum).transpose(1, 2, 0))
+
+
+@pytest.mark.parametrize("blend", ["mean", "weighted"])
+def test_batched_vectorised_stitching_equals_the_plain_window_loop(fresh_onnx, blend):
+    lightness_plane = colour.lightness(photo_like(300, 520, channels=1))
+    for batch in (1, 4):
+        colorizer = Colorizer(fresh_onnx, providers="cpu", blend=blend, stride=100, batch=batch)
+        np.testing.assert_allclose(colorizer.predict_ab(lightness_plane),
+                                   plain_window_loop(colorizer, lightness_plane, blend), atol=1e-3)
+
+
+def test_export_writes_an_int8_model_whose_colours_are_close_to_fp32(fresh_onnx, fresh):
+    assert int8_model_path(fresh_onnx).is_file()
+    int8 = Colorizer(fresh_onnx, providers="cpu", precision="int8")
+    assert int8.model_path == int8_model_path(fresh_onnx) and int8.contract == fresh.contract
+    photo = photo_like(256, 384)
+    fp32_ab, int8_ab = (c.predict_ab(colour.lightness(photo)) for c in (fresh, int8))
+    assert np.abs(int8_ab - fp32_ab).mean() <= 0.2 * np.abs(fp32_ab).mean() + 0.5  # ab units
+    difference = np.abs(int8.colorize(photo).astype(int) - fresh.colorize(photo))
+    assert difference.mean() < 2 and np.percentile(difference, 99) <= 8
+
+
+def test_int8_without_its_file_or_an_unknown_precision_is_a_clear_error(pointwise_onnx):
+    with pytest.raises(ColorizeError, match=r"pointwise\.int8\.onnx: int8 model file not found"):
+        Colorizer(pointwise_onnx, precision="int8")
+    with pytest.raises(ColorizeError, match="unknown precision 'fp16'"):
+        Colorizer(pointwise_onnx, precision="fp16")
+    with pytest.raises(ColorizeError, match="batch"):
+        Colorizer(pointwise_onnx, batch=0)
+
+
+def test_working_size_keeps_the_photo_size_and_small_photos_are_native(pointwise_onnx):
+    photo = photo_like(300, 500, channels=1)
+    small = Colorizer(pointwise_onnx, providers="cpu", size=128)
+    assert small.predict_colour(colour.lightness(photo)).shape == (300, 500, 2)
+    assert small.colorize(photo).shape == (300, 500, 3)
+    native = Colorizer(pointwise_onnx, providers="cpu").colorize(photo)
+    np.testing.assert_array_equal(Colorizer(pointwise_onnx, providers="cpu", size=300).colorize(photo), native)
+    # a pointwise colour survives the round trip through the working size (smooth photo: little is lost)
+    assert np.abs(small.colorize(photo).astype(int) - native).mean() < 3
+
+
+def test_conversions_in_strips_equal_whole_image_conversions(monkeypatch):
+    bgr = photo_like(301, 257)
+    lightness_plane = colour.lightness(bgr)
+    np.testing.assert_array_equal(lightness_plane, colour.bgr_to_lab(bgr)[..., 0])
+    ab = colour.bgr_to_lab(bgr)[..., 1:].copy()
+    whole = colour.lab_to_bgr(lightness_plane, ab)
+    monkeypatch.setattr(colour, "STRIP_PIXELS", 1000)  # 3 rows per strip, the last one shorter
+    np.testing.assert_array_equal(colour.lab_to_bgr(lightness_plane, ab), whole)
+    np.testing.assert_array_equal(colour.lightness(bgr), lightness_plane)
+    assert np.abs(whole.astype(int) - bgr).max() <= 1  # BGR -> Lab -> BGR round trip
+    gray = bgr[..., 1].copy()
+    np.testing.assert_array_equal(colour.lightness(gray), colour.bgr_to_lab(np.dstack([gray] * 3))[..., 0])
+
+
+def test_a_large_photo_holds_a_few_full_size_planes_at_most(pointwise_onnx):
+    colorizer = Colorizer(pointwise_onnx, providers="cpu", stride=256)
+    gray = np.full((1536, 2048), 120, np.uint8)
+    tracemalloc.start()
+    try:
+        result = colorizer.colorize(gray)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.shape == (1536, 2048, 3)
+    # L (4 bytes a pixel), ab (8) and the output (3) are the full-size arrays; strips and windows add little
+    assert peak <= 18 * gray.size
