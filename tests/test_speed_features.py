@@ -46,6 +46,7 @@ def test_export_writes_an_int8_model_whose_colours_are_close_to_fp32(fresh_onnx,
     assert int8_model_path(fresh_onnx).is_file()
     int8 = Colorizer(fresh_onnx, providers="cpu", precision="int8")
     assert int8.model_path == int8_model_path(fresh_onnx) and int8.contract == fresh.contract
+    assert int8.metadata["quantization"]["format"] == "static QDQ"
     photo = photo_like(256, 384)
     fp32_ab, int8_ab = (c.predict_ab(colour.lightness(photo)) for c in (fresh, int8))
     assert np.abs(int8_ab - fp32_ab).mean() <= 0.2 * np.abs(fp32_ab).mean() + 0.5  # ab units
@@ -98,4 +99,4 @@ def test_a_large_photo_holds_a_few_full_size_planes_at_most(pointwise_onnx):
         tracemalloc.stop()
     assert result.shape == (1536, 2048, 3)
     # L (4 bytes a pixel), ab (8) and the output (3) are the full-size arrays; strips and windows add little
-    assert peak <= 18 * gray.size
+    assert peak <= 20 * gray.size  # five float planes
