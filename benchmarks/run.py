@@ -108,9 +108,11 @@ def end_to_end(args: argparse.Namespace, scratch: Path) -> dict:
     runs = []
     for mode, options in modes(default_size).items():
         for mp in one_photo_mp:
-            runs.append({"mode": mode, "megapixels": mp, **endtoend.colorize_run([photos[mp]], model_options + options)})
+            single = endtoend.colorize_run([photos[mp]], model_options + options)
+            runs.append({"mode": mode, "megapixels": mp, **single})
         for mp, count in batches:
-            copies = [photos[mp]] + [shutil.copyfile(photos[mp], scratch / f"copy{i}_{mp}mp.jpg") for i in range(1, count)]
+            copies = [photos[mp]] + [shutil.copyfile(photos[mp], scratch / f"copy{i}_{mp}mp.jpg")
+                                     for i in range(1, count)]
             batch = endtoend.colorize_run(copies, model_options + options)
             one = next(r for r in runs if r["mode"] == mode and r["megapixels"] == mp and r["photos"] == 1)
             batch["marginal_per_photo_s"] = (batch["wall_s"] - one["wall_s"]) / (count - 1)
@@ -140,11 +142,13 @@ def targets(results: dict) -> list[dict]:
     full_mode = runs[-1]["mode"]
     rows = [
         ("per-window fp32 / FLOP floor", engines["onnxruntime fp32"]["x_floor"], "<=", 1.2, "x"),
-        ("int8 speed-up over fp32", engines["onnxruntime fp32"]["ms"] / engines["onnxruntime int8"]["ms"], ">=", 1.8, "x"),
+        ("int8 speed-up over fp32", engines["onnxruntime fp32"]["ms"] / engines["onnxruntime int8"]["ms"], ">=", 1.8,
+         "x"),
         ("12 MP default mode, per photo in a batch", (run(default_mode, 12, True) or {}).get("marginal_per_photo_s"),
          "<=", 0.2, "s"),
         ("12 MP default mode, one-photo run", (run(default_mode, 12, False) or {}).get("wall_s"), "<=", 0.5, "s"),
-        ("12 MP full resolution fp32, per photo in a batch", (run(full_mode, 12, True) or {}).get("marginal_per_photo_s"),
+        ("12 MP full resolution fp32, per photo in a batch",
+         (run(full_mode, 12, True) or {}).get("marginal_per_photo_s"),
          "<=", 4.0, "s"),
         ("12 MP peak RSS (worst mode)", max((r["peak_rss_mb"] for r in runs if r["megapixels"] == 12), default=None),
          "<=", 600, "MB"),
@@ -210,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, default=default_model_path(), help="fp32 model (default: shipped)")
     parser.add_argument("--checkpoint", type=Path, help="weights for torch eager (default: seeded random)")
     parser.add_argument("--threads", type=int, help="threads for every engine (default: each one's own)")
-    parser.add_argument("--batch", type=int, help="windows per call in the per-window timings (default: the runtime's for a CPU)")
+    parser.add_argument("--batch", type=int,
+                        help="windows per call in the per-window timings (default: the runtime's for a CPU)")
     parser.add_argument("--size", type=int, help="size of the default mode (default: colorize-run's default)")
     parser.add_argument("--quick", action="store_true", help="1 MP photos only: a smoke test of the benchmark itself")
     parser.add_argument("--json", type=Path, default=Path("benchmark.json"), help="default: %(default)s")

@@ -179,7 +179,8 @@ class Colorizer:
         for first in range(0, len(corners), self.batch):
             chunk = corners[first:first + self.batch]
             windows = np.stack([lightness_plane[y:y + win, x:x + win] for y, x in chunk])[:, None]
-            prediction = self.session.run(None, {self.input_name: colour.normalise_lightness(windows, self.contract)})[0]
+            feed = {self.input_name: colour.normalise_lightness(windows, self.contract)}
+            prediction = self.session.run(None, feed)[0]
             prediction = colour.denormalise_ab(prediction.transpose(0, 2, 3, 1), self.contract)  # (n, win, win, 2)
             if ramp_2d is not None:
                 prediction *= ramp_2d
