@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from colorize_runtime import Colorizer, colour
+from colorize_runtime import Colorizer
+from export.photo import centre_window
 
 INPUT, OUTPUT = "rgb", "colorized_rgb"
 NETWORK_INPUT, NETWORK_OUTPUT = "L", "ab"
@@ -160,13 +160,7 @@ def write(network_path: Path, photo_path: Path) -> Path:
     """Build the all-in-one file from an exported network file, check it against the Python runtime on the
     centre window of a real photo, and write it beside the network file; returns its path."""
     model = build(onnx.load(network_path))
-    image = cv2.imread(str(photo_path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SystemExit(f"export: {photo_path}: cannot read the parity photo")
-    h, w = image.shape[:2]
-    y, x = max(0, (h - colour.WINDOW) // 2), max(0, (w - colour.WINDOW) // 2)
-    window = cv2.resize(image[y:y + colour.WINDOW, x:x + colour.WINDOW], (colour.WINDOW, colour.WINDOW))
-    share = share_within_one_level(model, network_path, window)
+    share = share_within_one_level(model, network_path, centre_window(photo_path))
     if share < PARITY_SHARE_WITHIN_ONE_LEVEL:
         raise SystemExit(f"export: the all-in-one model differs from the Python runtime by more than 1 level on "
                          f"{1 - share:.2%} of the pixel values of {photo_path.name}")

@@ -13,7 +13,6 @@ import json
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -21,6 +20,7 @@ import torch
 
 from colorize_runtime import __version__, colour
 from export import allinone, quantize
+from export.photo import centre_window
 from train.model import Colorizer
 from train.train import load_checkpoint
 
@@ -63,13 +63,7 @@ def metadata(checkpoint: dict) -> dict:
 
 def sample_input(photo: Path) -> np.ndarray:
     """Normalised L [1, 1, 256, 256] of the centre 256 x 256 window of a real photo."""
-    image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SystemExit(f"export: {photo}: cannot read the parity photo")
-    h, w = image.shape[:2]
-    y, x = max(0, (h - colour.WINDOW) // 2), max(0, (w - colour.WINDOW) // 2)
-    window = cv2.resize(image[y:y + colour.WINDOW, x:x + colour.WINDOW], (colour.WINDOW, colour.WINDOW))
-    return colour.normalise_lightness(colour.lightness(window))[None, None]
+    return colour.normalise_lightness(colour.lightness(centre_window(photo)))[None, None]
 
 
 def verify(model_proto: onnx.ModelProto, model: Colorizer, photo: Path) -> dict:

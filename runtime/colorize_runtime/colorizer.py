@@ -205,7 +205,7 @@ class Colorizer:
             bgr = colour.lab_to_bgr(lightness_plane, self.predict_colour(lightness_plane))
         else:
             lightness_plane = colour.lightness_16bit(gray_or_bgr)
-            bgr = colour.lab_to_bgr_16bit(lightness_plane, self.predict_colour(lightness_plane))
+            bgr = colour.lab_to_bgr(lightness_plane, self.predict_colour(lightness_plane), np.uint16)
         return np.dstack([bgr, image[..., 3]]) if channels == 4 else bgr
 
     def colorize_file(self, source: str | Path, target: str | Path, *, force: bool = False,

@@ -66,15 +66,20 @@ def lightness(image: np.ndarray) -> np.ndarray:
     return plane
 
 
-def lab_to_bgr(lightness_plane: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """L (H, W) and ab (H, W, 2) float32 -> BGR uint8 (H, W, 3), rounded to nearest, in row strips."""
+_OUTPUT_DEPTHS = {np.dtype(np.uint8): (255.0, cv2.CV_8U), np.dtype(np.uint16): (65535.0, cv2.CV_16U)}
+
+
+def lab_to_bgr(lightness_plane: np.ndarray, ab: np.ndarray, dtype=np.uint8) -> np.ndarray:
+    """L (H, W) and ab (H, W, 2) float32 -> BGR (H, W, 3) of dtype uint8 or uint16 (for photos that came in with
+    16 bits), rounded to nearest and saturated, in row strips."""
     height, width = lightness_plane.shape
-    bgr = np.empty((height, width, 3), np.uint8)
+    white, depth = _OUTPUT_DEPTHS[np.dtype(dtype)]
+    bgr = np.empty((height, width, 3), dtype)
     for rows in _row_strips(height, width):
         lab = cv2.merge([np.ascontiguousarray(lightness_plane[rows], np.float32),
                          np.ascontiguousarray(ab[rows], np.float32)])
         cv2.cvtColor(lab, cv2.COLOR_Lab2BGR, dst=lab)
-        cv2.multiply(lab, (255.0,) * 4, dst=bgr[rows], dtype=cv2.CV_8U)  # saturating, like np.clip + round
+        cv2.multiply(lab, (white,) * 4, dst=bgr[rows], dtype=depth)
     return bgr
 
 
@@ -110,18 +115,6 @@ def lightness_16bit(image: np.ndarray) -> np.ndarray:
 def _cie_lightness(luminance: np.ndarray) -> np.ndarray:
     """CIE L* of relative luminance Y (white 1)."""
     return np.where(luminance > 0.008856, 116 * np.cbrt(luminance) - 16, 903.3 * luminance).astype(np.float32)
-
-
-def lab_to_bgr_16bit(lightness_plane: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """L (H, W) and ab (H, W, 2) float32 -> BGR uint16 (H, W, 3), for photos that came in with 16 bits."""
-    height, width = lightness_plane.shape
-    bgr = np.empty((height, width, 3), np.uint16)
-    for rows in _row_strips(height, width):
-        lab = cv2.merge([np.ascontiguousarray(lightness_plane[rows], np.float32),
-                         np.ascontiguousarray(ab[rows], np.float32)])
-        cv2.cvtColor(lab, cv2.COLOR_Lab2BGR, dst=lab)
-        cv2.multiply(lab, (65535.0,) * 4, dst=bgr[rows], dtype=cv2.CV_16U)  # saturating, rounded to nearest
-    return bgr
 
 
 _levels_16bit = np.arange(65536, dtype=np.float64) / 65535
