@@ -85,6 +85,9 @@ def window_starts(length: int, window: int, stride: int) -> list[int]:
     return starts + [length - window]
 
 
+DEFAULT_SIZE = 128
+
+
 class Colorizer:
     """Colourise photos with the colorize ONNX model.
 
@@ -94,6 +97,8 @@ class Colorizer:
     stride: window step in pixels, below the 256 window so windows overlap and are averaged (None: half a window).
     size: the short side, in pixels, at which the network sees a larger photo; the predicted colour is scaled
         back up and combined with the full-resolution lightness (None: native resolution, windows over the photo).
+        The default, DEFAULT_SIZE, scored best on val-original (models/MODEL_CARD.md): the network was trained
+        on whole scenes at about this scale.
     blend: how overlapping windows are combined: "mean" (plain average) or "weighted" (a window that falls off
         towards its borders, which hides seams).
     saturation: scales the predicted ab (1: as predicted, 0: gray).
@@ -103,7 +108,7 @@ class Colorizer:
     """
 
     def __init__(self, model: str | Path | None = None, providers: str | None = "auto", threads: int | None = None,
-                 stride: int | None = None, size: int | None = None, blend: str = "mean",
+                 stride: int | None = None, size: int | None = DEFAULT_SIZE, blend: str = "mean",
                  saturation: float = 1.0, precision: str = "fp32", batch: int | None = None) -> None:
         self.model_path = Path(model) if model is not None else default_model_path()
         if precision not in PRECISIONS:
