@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from colorize_runtime.colorizer import DEFAULT_SIZE
 from tests.conftest import photo_like
 from train import plot
 from train.evaluate import auc_percent, colourfulness, main
@@ -57,7 +58,7 @@ def test_run_writes_finite_numbers_for_every_photo_folder_and_the_floor(evaluati
     code, out, report = evaluation
     assert code == 0
     assert report["config"]["photos"] == 4 and report["config"]["runtime_options_given"] == {"stride": 100}
-    assert report["config"]["runtime"]["stride"] == 100 and report["config"]["runtime"]["size"] is None
+    assert report["config"]["runtime"]["stride"] == 100 and report["config"]["runtime"]["size"] == DEFAULT_SIZE
     assert [Path(p).name for p in report["config"]["skipped"]] == ["loose_gray.png"]
     assert set(report["per_folder"]) == {"scenes", "flowers", "."}
     assert report["per_folder"]["scenes"]["photos"] == 2

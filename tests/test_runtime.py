@@ -40,7 +40,7 @@ def expected_from_pointwise(image: np.ndarray, gains=(0.5, -0.25)) -> np.ndarray
 @pytest.mark.parametrize("blend", ["mean", "weighted"])
 def test_sliding_window_over_a_pointwise_model_is_exact(pointwise_onnx, height, width, blend):
     image = photo_like(height, width)
-    result = Colorizer(pointwise_onnx, providers="cpu", blend=blend, stride=100).colorize(image)
+    result = Colorizer(pointwise_onnx, providers="cpu", blend=blend, stride=100, size=None).colorize(image)
     np.testing.assert_array_equal(result, expected_from_pointwise(image))
 
 

@@ -37,7 +37,7 @@ def plain_window_loop(colorizer: Colorizer, lightness_plane: np.ndarray, blend: 
 def test_batched_vectorised_stitching_equals_the_plain_window_loop(fresh_onnx, blend):
     lightness_plane = colour.lightness(photo_like(300, 520, channels=1))
     for batch in (1, 4):
-        colorizer = Colorizer(fresh_onnx, providers="cpu", blend=blend, stride=100, batch=batch)
+        colorizer = Colorizer(fresh_onnx, providers="cpu", blend=blend, stride=100, batch=batch, size=None)
         np.testing.assert_allclose(colorizer.predict_ab(lightness_plane),
                                    plain_window_loop(colorizer, lightness_plane, blend), atol=1e-3)
 
@@ -68,7 +68,7 @@ def test_working_size_keeps_the_photo_size_and_small_photos_are_native(pointwise
     small = Colorizer(pointwise_onnx, providers="cpu", size=128)
     assert small.predict_colour(colour.lightness(photo)).shape == (300, 500, 2)
     assert small.colorize(photo).shape == (300, 500, 3)
-    native = Colorizer(pointwise_onnx, providers="cpu").colorize(photo)
+    native = Colorizer(pointwise_onnx, providers="cpu", size=None).colorize(photo)
     np.testing.assert_array_equal(Colorizer(pointwise_onnx, providers="cpu", size=300).colorize(photo), native)
     # a pointwise colour survives the round trip through the working size (smooth photo: little is lost)
     assert np.abs(small.colorize(photo).astype(int) - native).mean() < 3
