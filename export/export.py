@@ -44,7 +44,11 @@ def to_onnx(model: Colorizer) -> onnx.ModelProto:
         model, (example,), dynamo=True, opset_version=OPSET, input_names=["L"], output_names=["ab"],
         dynamic_shapes=({0: torch.export.Dim("N", min=1, max=1024)},), external_data=False, verbose=False,
     )
-    return program.model_proto
+    model_proto = program.model_proto
+    for node in model_proto.graph.node:  # the exporter's per-node stack traces name paths on this machine
+        del node.metadata_props[:]
+        node.doc_string = ""
+    return model_proto
 
 
 def metadata(checkpoint: dict) -> dict:

@@ -28,6 +28,7 @@ def test_exported_file_is_checked_and_has_the_contract(fresh_onnx):
     assert metadata["colour_contract"] == colour.contract_metadata()
     assert {"training_step", "data", "val_loss"} <= set(metadata)
     assert not list(fresh_onnx.parent.glob("*.data"))  # self-contained, no external weights
+    assert not any(node.metadata_props or node.doc_string for node in model.graph.node)  # no local stack traces
 
 
 def test_onnxruntime_matches_torch_for_a_batch(fresh_onnx, fresh_checkpoint):
