@@ -147,20 +147,25 @@ def allinone_path(network_path: Path) -> Path:
     return network_path.with_name(f"{network_path.stem}_rgb.onnx")
 
 
-def share_within_one_level(model: onnx.ModelProto, network_path: Path, photo: np.ndarray) -> float:
-    """Share of pixel values where the all-in-one model and the Python runtime (on the network file) differ by at
-    most 1 level, for a BGR uint8 256 x 256 photo."""
+def share_within_one_level(got: np.ndarray, expected: np.ndarray) -> float:
+    """Share of the uint8 pixel values of got that differ from expected by at most 1 level."""
+    return float(np.mean(np.abs(got.astype(np.int16) - expected) <= 1))
+
+
+def parity_with_runtime(model: onnx.ModelProto, network_path: Path, photo: np.ndarray) -> float:
+    """share_within_one_level of the all-in-one model against the Python runtime (on the network file, native
+    resolution), for a BGR uint8 256 x 256 photo."""
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     got = session.run(None, {INPUT: np.ascontiguousarray(photo[None, ..., ::-1])})[0][0]
     expected = Colorizer(network_path, providers="cpu", size=None).colorize(photo)[..., ::-1]
-    return float(np.mean(np.abs(got.astype(np.int16) - expected) <= 1))
+    return share_within_one_level(got, expected)
 
 
 def write(network_path: Path, photo_path: Path) -> Path:
     """Build the all-in-one file from an exported network file, check it against the Python runtime on the
     centre window of a real photo, and write it beside the network file; returns its path."""
     model = build(onnx.load(network_path))
-    share = share_within_one_level(model, network_path, centre_window(photo_path))
+    share = parity_with_runtime(model, network_path, centre_window(photo_path))
     if share < PARITY_SHARE_WITHIN_ONE_LEVEL:
         raise SystemExit(f"export: the all-in-one model differs from the Python runtime by more than 1 level on "
                          f"{1 - share:.2%} of the pixel values of {photo_path.name}")

@@ -36,10 +36,6 @@ def metadata(path) -> dict:
     return {p.key: json.loads(p.value) for p in onnx.load(path).metadata_props}
 
 
-def share_within_one_level(got: np.ndarray, expected: np.ndarray) -> float:
-    return float(np.mean(np.abs(got.astype(np.int16) - expected) <= 1))
-
-
 @pytest.fixture(scope="session")
 def rgb_onnx(fresh_onnx):
     """The all-in-one file that export/ wrote beside fresh_onnx."""
@@ -77,7 +73,7 @@ def test_all_in_one_output_matches_the_python_runtime(fresh_onnx, rgb_onnx, gray
     got = session.run(None, {"rgb": rgb[None]})[0]
     assert got.dtype == np.uint8 and got.shape == (1, 256, 256, 3)
     expected = Colorizer(fresh_onnx, providers="cpu", size=None).colorize(photo)[..., ::-1]
-    assert share_within_one_level(got[0], expected) >= 0.99
+    assert allinone.share_within_one_level(got[0], expected) >= 0.99
 
 
 def test_all_in_one_rejects_a_photo_of_another_size(rgb_onnx):
@@ -117,7 +113,7 @@ def test_node_example_matches_the_python_runtime(node_example, fresh_onnx, rgb_o
     got = cv2.imread(str(output), cv2.IMREAD_COLOR)
     expected = Colorizer(fresh_onnx, providers="cpu", size=None).colorize(photo)
     assert got.shape == expected.shape
-    assert share_within_one_level(got, expected) >= 0.99
+    assert allinone.share_within_one_level(got, expected) >= 0.99
 
 
 def test_node_example_reports_bad_input(node_example, rgb_onnx, tmp_path):

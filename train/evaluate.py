@@ -61,6 +61,7 @@ def score(result: np.ndarray, truth: np.ndarray, truth_lab: np.ndarray) -> dict:
     on the three colour channels (their order does not matter); ab RMSE is the root mean square of the per-pixel
     Euclidean ab error, in CIELAB units."""
     lab = colour.bgr_to_lab(result)
+    chroma = mean_chroma(lab)
     ab_error = np.hypot(lab[..., 1] - truth_lab[..., 1], lab[..., 2] - truth_lab[..., 2])
     return {
         "psnr": float(peak_signal_noise_ratio(truth, result, data_range=255)),
@@ -68,8 +69,8 @@ def score(result: np.ndarray, truth: np.ndarray, truth_lab: np.ndarray) -> dict:
         "ab_rmse": float(np.sqrt(np.mean(np.square(ab_error)))),
         "auc": auc_percent(ab_error),
         "colourfulness": colourfulness(result),
-        "chroma": mean_chroma(lab),
-        "chroma_ratio": mean_chroma(lab) / mean_chroma(truth_lab),
+        "chroma": chroma,
+        "chroma_ratio": chroma / mean_chroma(truth_lab),
     }
 
 
