@@ -70,18 +70,16 @@ def colorize_run(photos: list[Path], options: list[str]) -> dict:
 
 
 def stages(photo: Path, colorizer: Colorizer, repeats: int = 3, max_seconds: float = 1.0) -> dict:
-    """Median ms of each step of one photo inside a process warmed up by one pass: decode, L, network (+ scaling),
-    L + ab -> BGR, encode; a breakdown of where the time of a batch run goes. A step is repeated up to `repeats`
-    times while under max_seconds in all."""
+    """Median ms of each step of one photo inside a process warmed up by one pass: decode, network (at the working
+    resolution, scaling down included), recolour (the photo's L + ab scaled up -> BGR), encode; a breakdown of
+    where the time of a batch run goes. A step is repeated up to `repeats` times while under max_seconds in all."""
     image = cv2.imread(str(photo), cv2.IMREAD_UNCHANGED)
-    lightness = colour.lightness(image)
-    ab = colorizer.predict_colour(lightness)
-    bgr = colour.lab_to_bgr(lightness, ab)
+    ab = colorizer.predict_colour(image)
+    bgr = colour.recolour(image, ab)
     steps = {
         "decode": lambda: cv2.imread(str(photo), cv2.IMREAD_UNCHANGED),
-        "lightness": lambda: colour.lightness(image),
-        "predict_colour": lambda: colorizer.predict_colour(lightness),
-        "lab_to_bgr": lambda: colour.lab_to_bgr(lightness, ab),
+        "predict_colour": lambda: colorizer.predict_colour(image),
+        "recolour": lambda: colour.recolour(image, ab),
         "encode": lambda: cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95]),
     }
     timings = {}

@@ -217,8 +217,14 @@ def test_a_real_sigint_stops_cleanly(pointwise_onnx, tmp_path):
     for i in range(40):
         write_photo(tmp_path / f"{i:02}.png", 400, 400, seed=i)
     env = {**os.environ, "PYTHONPATH": f"{REPOSITORY / 'runtime'}{os.pathsep}{REPOSITORY}"}
-    process = subprocess.Popen([sys.executable, "-m", "colorize_runtime", str(tmp_path), "-r", "--model",
-                                str(pointwise_onnx)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # a shell's background jobs (nohup, `&`) start with SIGINT ignored, which a child would inherit (and Python
+    # then installs no Ctrl-C handler); a handled signal is reset to the default in the child
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "colorize_runtime", str(tmp_path), "-r", "--model",
+                                    str(pointwise_onnx)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     deadline = time.monotonic() + 60
     while not (tmp_path / "00_color.png").exists() and time.monotonic() < deadline:
         time.sleep(0.05)

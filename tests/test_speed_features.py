@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 
+import cv2
 import numpy as np
 import pytest
 
@@ -66,7 +67,7 @@ def test_int8_without_its_file_or_an_unknown_precision_is_a_clear_error(pointwis
 def test_working_size_keeps_the_photo_size_and_small_photos_are_native(pointwise_onnx):
     photo = photo_like(300, 500, channels=1)
     small = Colorizer(pointwise_onnx, providers="cpu", size=128)
-    assert small.predict_colour(colour.lightness(photo)).shape == (300, 500, 2)
+    assert small.predict_colour(photo).shape == (128, 213, 2)  # the network's view: short side 128
     assert small.colorize(photo).shape == (300, 500, 3)
     native = Colorizer(pointwise_onnx, providers="cpu", size=None).colorize(photo)
     np.testing.assert_array_equal(Colorizer(pointwise_onnx, providers="cpu", size=300).colorize(photo), native)
@@ -79,11 +80,16 @@ def test_conversions_in_strips_equal_whole_image_conversions(monkeypatch):
     lightness_plane = colour.lightness(bgr)
     np.testing.assert_array_equal(lightness_plane, colour.bgr_to_lab(bgr)[..., 0])
     ab = colour.bgr_to_lab(bgr)[..., 1:].copy()
-    whole = colour.lab_to_bgr(lightness_plane, ab)
+    small_ab = cv2.resize(ab, (40, 47), interpolation=cv2.INTER_AREA)
+    whole, whole_from_small = colour.recolour(bgr, ab), colour.recolour(bgr, small_ab)
     monkeypatch.setattr(colour, "STRIP_PIXELS", 1000)  # 3 rows per strip, the last one shorter
-    np.testing.assert_array_equal(colour.lab_to_bgr(lightness_plane, ab), whole)
+    np.testing.assert_array_equal(colour.recolour(bgr, ab), whole)
+    # scaling up is interpolated at 1/32 pixel in warpAffine: the strip boundaries may move a value by one level
+    assert np.abs(colour.recolour(bgr, small_ab).astype(int) - whole_from_small).max() <= 1
     np.testing.assert_array_equal(colour.lightness(bgr), lightness_plane)
     assert np.abs(whole.astype(int) - bgr).max() <= 1  # BGR -> Lab -> BGR round trip
+    scaled_up_first = colour.recolour(bgr, cv2.resize(small_ab, (257, 301), interpolation=cv2.INTER_LINEAR))
+    assert np.abs(whole_from_small.astype(int) - scaled_up_first).max() <= 1  # the same bilinear scaling
     gray = bgr[..., 1].copy()
     np.testing.assert_array_equal(colour.lightness(gray), colour.bgr_to_lab(np.dstack([gray] * 3))[..., 0])
 

@@ -32,7 +32,9 @@ class Config:
     min_lr: float = 2e-5
     warmup_steps: int = 300
     weight_decay: float = 0.0
-    loss: str = "mse"             # mse | l1 | huber, on normalised ab
+    loss: str = "mse"             # mse | l1 | huber | logmse, on normalised ab (logmse: see per_photo_log_mse)
+    log_mse_floor: float = 1e-4   # logmse: log(MSE + this); larger values weigh nearly gray photos less
+    init_from: str = ""           # start from this checkpoint's weights (fresh optimizer and schedule, step 0)
     eval_interval: int = 500
     log_interval: int = 50
     limit_images: int = 0         # 0: all photos; >0: the first N (quick experiments, tests)
@@ -48,9 +50,26 @@ def learning_rate(config: Config, step: int) -> float:
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
 
 
-def loss_fn(name: str, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    losses = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": lambda p, t: F.huber_loss(p, t, delta=0.1)}
-    return losses[name](prediction.float(), target)
+# Squared ab error (normalised units) below which a photo counts as perfect in the validation's gain in dB: ~1
+# CIELAB unit of ab RMSE, about the 8-bit rounding error that caps PSNR on RGB anyway.
+PERFECT_MSE = 1e-4
+
+
+def per_photo_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (prediction.float() - target).square().mean(dim=(1, 2, 3))
+
+
+def per_photo_log_mse(prediction: torch.Tensor, target: torch.Tensor, floor: float = PERFECT_MSE) -> torch.Tensor:
+    """Mean over photos of log(MSE + floor): the training counterpart of mean PSNR, which averages log errors per
+    photo. Plain MSE lets a few badly coloured photos dominate; this weights each photo's error by 1/(its size +
+    floor), so a wrong tint on a nearly gray photo (a large PSNR loss, a small MSE) is no longer cheap."""
+    return torch.log(per_photo_mse(prediction, target) + floor).mean()
+
+
+def loss_fn(config: Config, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    losses = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": lambda p, t: F.huber_loss(p, t, delta=0.1),
+              "logmse": lambda p, t: per_photo_log_mse(p, t, config.log_mse_floor)}
+    return losses[config.loss](prediction.float(), target)
 
 
 def save_atomic(obj: dict, path: Path) -> None:
@@ -78,6 +97,8 @@ class Trainer:
         self.model = Colorizer().to(self.device, memory_format=torch.channels_last)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.step, self.best_val = 0, float("inf")
+        if checkpoint is None and config.init_from:
+            self.model.load_state_dict(load_checkpoint(config.init_from)["model"])
         if checkpoint is not None:
             self.model.load_state_dict(checkpoint["model"])
             self.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -101,18 +122,28 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict:
-        """Mean loss on the val centre crops, and the 'no colour' (ab = 0) loss as the floor to beat."""
+        """Mean loss on the val centre crops and the 'no colour' (ab = 0) loss as the floor to beat; whatever the
+        training loss, also the plain MSE, the mean per-photo gain over no colour in dB (what PSNR rewards) and the
+        mean per-photo chroma ratio (predicted over true mean chroma: low means sepia or gray)."""
         self.model.eval()
-        total, floor, count = 0.0, 0.0, 0
+        totals = dict.fromkeys(["val_loss", "val_loss_no_colour", "val_mse", "val_mse_no_colour", "val_gain_db",
+                                "val_chroma_ratio"], 0.0)
+        count = 0
         for lightness, ab in self.val_batches:
             with self._autocast():
-                prediction = self.model(self._to_device(lightness))
-            ab = ab.to(self.device)
-            total += loss_fn(self.config.loss, prediction, ab).item() * len(ab)
-            floor += loss_fn(self.config.loss, torch.zeros_like(ab), ab).item() * len(ab)
+                prediction = self.model(self._to_device(lightness)).float()
+            ab, no_colour = ab.to(self.device), torch.zeros_like(ab, device=self.device)
+            mse, mse_no_colour = per_photo_mse(prediction, ab), per_photo_mse(no_colour, ab)
+            totals["val_loss"] += loss_fn(self.config, prediction, ab).item() * len(ab)
+            totals["val_loss_no_colour"] += loss_fn(self.config, no_colour, ab).item() * len(ab)
+            totals["val_mse"] += mse.sum().item()
+            totals["val_mse_no_colour"] += mse_no_colour.sum().item()
+            totals["val_gain_db"] += (10 * torch.log10((mse_no_colour + PERFECT_MSE) / (mse + PERFECT_MSE))).sum().item()
+            chroma, true_chroma = (x.square().sum(dim=1).sqrt().mean(dim=(1, 2)) for x in (prediction, ab))
+            totals["val_chroma_ratio"] += (chroma / true_chroma.clamp_min(1e-6)).sum().item()
             count += len(ab)
         self.model.train()
-        return {"val_loss": total / count, "val_loss_no_colour": floor / count}
+        return {key: value / count for key, value in totals.items()}
 
     def checkpoint(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -127,7 +158,7 @@ class Trainer:
             group["lr"] = learning_rate(config, self.step)
         with self._autocast():
             prediction = self.model(self._to_device(lightness))
-        loss = loss_fn(config.loss, prediction, ab.to(self.device))
+        loss = loss_fn(config, prediction, ab.to(self.device))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -159,7 +190,9 @@ class Trainer:
                     if improved:
                         save_atomic(self.checkpoint(), self.out / "best.pt")
                     bar.write(f"step {self.step}: val {record['val_loss']:.5f} "
-                              f"(no colour {record['val_loss_no_colour']:.5f}, best {self.best_val:.5f})")
+                              f"(no colour {record['val_loss_no_colour']:.5f}, best {self.best_val:.5f}), "
+                              f"gain over no colour {record['val_gain_db']:+.2f} dB, "
+                              f"chroma ratio {record['val_chroma_ratio']:.2f}")
                 if record:
                     log.write(json.dumps(record) + "\n")
                     log.flush()

@@ -205,12 +205,7 @@ class Colorizer:
             raise ColorizeError(f"expected a gray (H, W), BGR (H, W, 3) or BGRA (H, W, 4) uint8 or uint16 array, "
                                 f"got {image.dtype} {image.shape}")
         gray_or_bgr = image.reshape(image.shape[:2]) if channels == 1 else image[..., :3]
-        if image.dtype == np.uint8:
-            lightness_plane = colour.lightness(gray_or_bgr)
-            bgr = colour.lab_to_bgr(lightness_plane, self.predict_colour(lightness_plane))
-        else:
-            lightness_plane = colour.lightness_16bit(gray_or_bgr)
-            bgr = colour.lab_to_bgr(lightness_plane, self.predict_colour(lightness_plane), np.uint16)
+        bgr = colour.recolour(gray_or_bgr, self.predict_colour(gray_or_bgr))
         return np.dstack([bgr, image[..., 3]]) if channels == 4 else bgr
 
     def colorize_file(self, source: str | Path, target: str | Path, *, force: bool = False,
@@ -229,16 +224,18 @@ class Colorizer:
         files.write_image(target, self.colorize(image), quality or files.DEFAULT_QUALITY)
         return target
 
-    def predict_colour(self, lightness_plane: np.ndarray) -> np.ndarray:
-        """Float32 L (H, W) -> float32 ab (H, W, 2) at full size: at the working resolution `size` when the
-        photo is larger, then scaled up (colour is low-frequency; the full-resolution L keeps the detail)."""
-        h, w = lightness_plane.shape
-        if self.size is None or min(h, w) <= self.size:
-            return self.predict_ab(lightness_plane)
-        scale = self.size / min(h, w)
-        small = cv2.resize(lightness_plane, (max(1, round(w * scale)), max(1, round(h * scale))),
-                           interpolation=cv2.INTER_AREA)
-        return cv2.resize(self.predict_ab(small), (w, h), interpolation=cv2.INTER_LINEAR)
+    def predict_colour(self, image: np.ndarray) -> np.ndarray:
+        """Gray (H, W) or BGR (H, W, 3), uint8 or uint16 -> float32 ab (h, w, 2) at the working resolution: the
+        photo scaled down (INTER_AREA, as training scales its photos) until its short side is `size`, or the photo
+        itself when it is no larger or size is None. colour.recolour scales ab back up to the photo: colour is
+        low-frequency, and the photo's full-resolution lightness keeps the detail."""
+        h, w = image.shape[:2]
+        if self.size is not None and min(h, w) > self.size:
+            scale = self.size / min(h, w)
+            image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                               interpolation=cv2.INTER_AREA)
+        lightness = colour.lightness_16bit if image.dtype == np.uint16 else colour.lightness
+        return self.predict_ab(lightness(image))
 
 
 def colorize(image: np.ndarray, **options) -> np.ndarray:

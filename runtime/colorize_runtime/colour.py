@@ -13,6 +13,8 @@ This module must stay free of torch: train/ and export/ import it from here.
 """
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -38,14 +40,50 @@ def contract_metadata() -> dict:
     }
 
 
+def _gray_levels_lightness() -> np.ndarray:
+    """L of the 256 gray levels (g, g, g), as a (1, 256) cv2.LUT table."""
+    levels = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
+    return cv2.cvtColor(levels.astype(np.float32) * np.float32(1 / 255), cv2.COLOR_BGR2Lab)[0, :, 0].reshape(1, 256)
+
+
+class _LabTables:
+    """OpenCV builds its Lab conversion tables on the first Lab conversion in a process, about 90 ms on a small
+    CPU: a fifth of a one-photo run. A thread started at import builds them (and the gray-level table) while
+    the process goes on importing onnxruntime and reading the photo; cvtColor releases the GIL. Every Lab
+    conversion here waits for it first (a no-op once done), so two threads never build the tables at once. In a
+    forked child the thread counts as finished; if it had not got there, the table is built on first use."""
+
+    def __init__(self) -> None:
+        self._gray_to_lightness: np.ndarray | None = None
+        # not a daemon: a process that exits at once waits for it, since OpenCV aborts if it is torn down mid-build
+        self._thread = threading.Thread(target=self._build, name="colorize-lab-tables")
+        self._thread.start()
+
+    def _build(self) -> None:
+        self._gray_to_lightness = _gray_levels_lightness()
+
+    def ready(self) -> None:
+        self._thread.join()
+
+    def gray_to_lightness(self) -> np.ndarray:
+        self.ready()
+        if self._gray_to_lightness is None:
+            self._build()
+        return self._gray_to_lightness
+
+
+_LAB_TABLES = _LabTables()
+
+
 def bgr_to_lab(bgr: np.ndarray) -> np.ndarray:
     """BGR uint8 (H, W, 3) -> float32 Lab (H, W, 3)."""
+    _LAB_TABLES.ready()
     return cv2.cvtColor(bgr.astype(np.float32) * np.float32(1 / 255), cv2.COLOR_BGR2Lab)
 
 
 def gray_to_lightness(gray: np.ndarray) -> np.ndarray:
     """Gray uint8 (H, W) -> float32 L (H, W), exactly as bgr_to_lab of (g, g, g), via a 256-entry table."""
-    return cv2.LUT(np.ascontiguousarray(gray), _GRAY_TO_L)
+    return cv2.LUT(np.ascontiguousarray(gray), _LAB_TABLES.gray_to_lightness())
 
 
 def _row_strips(height: int, width: int):
@@ -66,20 +104,42 @@ def lightness(image: np.ndarray) -> np.ndarray:
     return plane
 
 
-_OUTPUT_DEPTHS = {np.dtype(np.uint8): (255.0, cv2.CV_8U), np.dtype(np.uint16): (65535.0, cv2.CV_16U)}
+def recolour(image: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """The image's own lightness with colour ab -> BGR (H, W, 3) in the image's dtype (uint8, or uint16 for photos
+    that came in with 16 bits), rounded to nearest and saturated.
 
+    image: gray (H, W) or BGR (H, W, 3), uint8 or uint16. ab: float32 (h, w, 2) in CIELAB units, at the image's
+    size or smaller (the working resolution): it is scaled up bilinearly, as cv2.resize INTER_LINEAR would
+    (pixel centres aligned, edges replicated).
 
-def lab_to_bgr(lightness_plane: np.ndarray, ab: np.ndarray, dtype=np.uint8) -> np.ndarray:
-    """L (H, W) and ab (H, W, 2) float32 -> BGR (H, W, 3) of dtype uint8 or uint16 (for photos that came in with
-    16 bits), rounded to nearest and saturated, in row strips."""
-    height, width = lightness_plane.shape
-    white, depth = _OUTPUT_DEPTHS[np.dtype(dtype)]
-    bgr = np.empty((height, width, 3), dtype)
+    Row strips of about STRIP_PIXELS pixels: each strip's ab is interpolated straight from the small ab into the
+    strip's own Lab buffer, its L is computed from the image's rows, and the strip is converted into the output.
+    The only full-size array is the output, so a large photo costs little memory and few page faults."""
+    height, width = image.shape[:2]
+    depth16 = image.dtype == np.uint16
+    strip_lightness = lightness_16bit if depth16 else lightness
+    bgr = np.empty((height, width, 3), image.dtype)
+    rows_per_strip = max(1, STRIP_PIXELS // max(1, width))
+    buffer = np.empty((min(rows_per_strip, height), width, 3), np.float32)
+    full_size = ab.shape[:2] == (height, width)
+    if not full_size:  # channel 0 is a placeholder for L, so that the interpolation fills a whole Lab strip
+        small = cv2.merge([np.zeros(ab.shape[:2], np.float32), np.ascontiguousarray(ab, np.float32)])
+        scale_x, scale_y = ab.shape[1] / width, ab.shape[0] / height
+    _LAB_TABLES.ready()
     for rows in _row_strips(height, width):
-        lab = cv2.merge([np.ascontiguousarray(lightness_plane[rows], np.float32),
-                         np.ascontiguousarray(ab[rows], np.float32)])
-        cv2.cvtColor(lab, cv2.COLOR_Lab2BGR, dst=lab)
-        cv2.multiply(lab, (white,) * 4, dst=bgr[rows], dtype=depth)
+        lab = buffer[:rows.stop - rows.start]
+        if full_size:
+            lab[..., 1:] = ab[rows]
+        else:  # output pixel (x, y) samples the small ab at ((x + 0.5) * scale - 0.5, (y + 0.5) * scale - 0.5)
+            to_small = np.array([[scale_x, 0, 0.5 * scale_x - 0.5], [0, scale_y, (rows.start + 0.5) * scale_y - 0.5]])
+            cv2.warpAffine(small, to_small, (width, lab.shape[0]), dst=lab,
+                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        cv2.insertChannel(strip_lightness(image[rows]), lab, 0)
+        cv2.cvtColor(lab, cv2.COLOR_Lab2BGR, dst=lab)  # float BGR in [0, 1]: OpenCV clips out-of-gamut colours
+        if depth16:
+            cv2.multiply(lab, (65535.0,) * 4, dst=bgr[rows], dtype=cv2.CV_16U)
+        else:
+            cv2.convertScaleAbs(lab, dst=bgr[rows], alpha=255.0)  # |x| is x here; saturating, round to nearest
     return bgr
 
 
@@ -91,10 +151,6 @@ def normalise_lightness(lightness_plane: np.ndarray, contract: dict | None = Non
 def denormalise_ab(ab_norm: np.ndarray, contract: dict | None = None) -> np.ndarray:
     c = contract or contract_metadata()
     return ab_norm * np.float32(c["ab_scale"])
-
-
-_levels = np.arange(256, dtype=np.uint8)
-_GRAY_TO_L = bgr_to_lab(np.repeat(_levels[None, :, None], 3, axis=2))[0, :, 0].reshape(1, 256).copy()
 
 
 def lightness_16bit(image: np.ndarray) -> np.ndarray:
