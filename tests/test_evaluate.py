@@ -118,6 +118,13 @@ def test_plot_draws_a_resumed_log_once_per_step(tmp_path, capsys):
     assert plot.main([str(tmp_path)]) == 0
     image = cv2.imread(str(tmp_path / "loss_curves.png"))
     assert image is not None and image.shape[1] > image.shape[0]
+    fine_tune = tmp_path / "fine-tune"
+    fine_tune.mkdir()
+    (fine_tune / "log.jsonl").write_text(json.dumps({"step": 100, "train_loss": -4.5, "val_loss": -4.4,
+                                                     "val_loss_no_colour": -4.2, "val_gain_db": 1.1}) + "\n")
+    assert plot.main([str(tmp_path), str(fine_tune), "-o", str(tmp_path / "chain.png")]) == 0  # a chain of runs
+    chain = cv2.imread(str(tmp_path / "chain.png"))
+    assert chain is not None and chain.shape[1] > image.shape[1]  # one panel per run
     assert plot.main([str(tmp_path / "missing")]) == 2
     assert "no such log" in capsys.readouterr().err
     log.write_text("not json\n")

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from tests.conftest import photo_like  # noqa: E402
 from train.model import Colorizer  # noqa: E402
-from train.train import Config, Trainer, load_checkpoint, main  # noqa: E402
+from train.train import Config, Trainer, load_checkpoint, main, per_photo_log_mse  # noqa: E402
 
 
 def test_output_is_ab_at_input_size():
@@ -70,3 +70,23 @@ def test_checkpoint_holds_everything_and_resume_continues_the_step_count(photo_f
     assert resumed["step"] == 15
     assert resumed["config"]["batch_size"] == 4  # kept from the checkpoint
     assert resumed["best_val"] <= checkpoint["best_val"]
+
+
+def test_fine_tuning_from_weights_with_the_per_photo_log_loss(photo_folders, tmp_path):
+    """--init-from takes the weights only (fresh optimizer and schedule); logmse rewards a photo's error in dB, as
+    mean PSNR does, so a wrong colour on a nearly gray photo costs as much as on a colourful one."""
+    Trainer(small_config(photo_folders, tmp_path / "first", max_steps=10)).run()
+    trainer = Trainer(small_config(photo_folders, tmp_path / "second", loss="logmse", max_steps=10,
+                                   init_from=str(tmp_path / "first" / "ckpt.pt")))
+    first = load_checkpoint(tmp_path / "first" / "ckpt.pt")
+    assert trainer.step == 0 and all(torch.equal(first["model"][k], v) for k, v in trainer.model.state_dict().items())
+    before = trainer.validate()
+    assert {"val_mse", "val_gain_db", "val_chroma_ratio"} <= set(before)
+    trainer.run()
+    assert trainer.best_val < before["val_loss"]
+    truth = torch.zeros(1, 2, 8, 8)
+
+    def doubling_cost(error: float) -> float:  # the loss added by doubling a photo's colour error
+        return float(per_photo_log_mse(truth + 2 * error, truth) - per_photo_log_mse(truth + error, truth))
+
+    assert doubling_cost(0.05) == pytest.approx(doubling_cost(0.2), abs=0.05)  # in dB, whatever its size
