@@ -207,10 +207,10 @@ def _main(argv: list[str] | None) -> int:
 
     import cv2
 
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # each failure gets one line of ours
+    reader = None if stdio else PhotoReader(jobs, args)  # the first photo is read while onnxruntime and the model load
     from colorize_runtime.colorizer import ColorizeError, Colorizer
 
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # each failure gets one line of ours
-    reader = None if stdio else PhotoReader(jobs, args)  # the first photo is read while the model loads
     try:
         colorizer = Colorizer(args.model, **{name: getattr(args, name) for name in MODEL_OPTIONS if name in args})
     except ColorizeError as error:
@@ -268,7 +268,7 @@ def _usage_error(message: str) -> int:
 def _run_stdio(colorizer, args: argparse.Namespace) -> int:
     """One image from stdin to PNG on stdout (or to -o FILE)."""
     from colorize_runtime import files
-    from colorize_runtime.colorizer import ColorizeError
+    from colorize_runtime.errors import ColorizeError
 
     to_file = args.output and args.output != STDIO
     try:
@@ -292,7 +292,7 @@ def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: Pho
     import cv2
 
     from colorize_runtime import files
-    from colorize_runtime.colorizer import ColorizeError
+    from colorize_runtime.errors import ColorizeError
 
     show_progress = len(jobs) > 1 and not args.quiet and sys.stderr.isatty()  # not in logs and pipes
     if show_progress:

@@ -10,10 +10,7 @@ import numpy as np
 import onnxruntime as ort
 
 from colorize_runtime import colour
-
-
-class ColorizeError(Exception):
-    """A problem the user can fix (bad model, missing provider, bad image); the message says what."""
+from colorize_runtime.errors import ColorizeError
 
 
 def default_model_path() -> Path:
@@ -216,7 +213,7 @@ class Colorizer:
         input is never overwritten, even with force; an existing target raises OutputExistsError unless force;
         the write is atomic (a temporary file, then a rename). A file with more than max_pixels pixels is refused
         before it is decoded. Raises ColorizeError (files.ImageFileError) with the reason."""
-        from colorize_runtime import files  # files imports this module (ColorizeError)
+        from colorize_runtime import files  # here: Pillow is needed only by those who read files
 
         source, target = Path(source), Path(target)
         files.check_target(source, target, force)

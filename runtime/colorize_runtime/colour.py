@@ -13,6 +13,7 @@ This module must stay free of torch: train/ and export/ import it from here.
 """
 from __future__ import annotations
 
+import functools
 import threading
 
 import cv2
@@ -159,12 +160,13 @@ def lightness_16bit(image: np.ndarray) -> np.ndarray:
     Computed with the CIE formulas (sRGB transfer curve, OpenCV's D65 Y weights) rather than cv2.cvtColor, whose
     float conversion has only about 500 distinct L levels: a 16-bit photo keeps its fine tonal steps. It agrees
     with bgr_to_lab within 0.25 L."""
+    srgb_to_linear, gray_to_lightness_16bit = _tables_16bit()
     if image.ndim == 2:
-        return _GRAY16_TO_L[image]
+        return gray_to_lightness_16bit[image]
     height, width = image.shape[:2]
     plane = np.empty((height, width), np.float32)
     for rows in _row_strips(height, width):
-        plane[rows] = _cie_lightness(_SRGB16_TO_LINEAR[image[rows]] @ _Y_WEIGHTS_BGR)
+        plane[rows] = _cie_lightness(srgb_to_linear[image[rows]] @ _Y_WEIGHTS_BGR)
     return plane
 
 
@@ -173,8 +175,12 @@ def _cie_lightness(luminance: np.ndarray) -> np.ndarray:
     return np.where(luminance > 0.008856, 116 * np.cbrt(luminance) - 16, 903.3 * luminance).astype(np.float32)
 
 
-_levels_16bit = np.arange(65536, dtype=np.float64) / 65535
-_SRGB16_TO_LINEAR = np.where(_levels_16bit <= 0.04045, _levels_16bit / 12.92,
-                             ((_levels_16bit + 0.055) / 1.055) ** 2.4).astype(np.float32)
 _Y_WEIGHTS_BGR = np.array([0.072169, 0.715160, 0.212671], np.float32)
-_GRAY16_TO_L = _cie_lightness(_SRGB16_TO_LINEAR)
+
+
+@functools.cache
+def _tables_16bit() -> tuple[np.ndarray, np.ndarray]:
+    """The sRGB -> linear value and the CIE L of each of the 65536 levels (built on first use, not at import)."""
+    levels = np.arange(65536, dtype=np.float64) / 65535
+    srgb_to_linear = np.where(levels <= 0.04045, levels / 12.92, ((levels + 0.055) / 1.055) ** 2.4).astype(np.float32)
+    return srgb_to_linear, _cie_lightness(srgb_to_linear)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import ExifTags, Image
 
-from colorize_runtime.colorizer import ColorizeError
+from colorize_runtime.errors import ColorizeError
 
 # Register only the Pillow plugins of READ_FORMATS (importing a plugin registers it): Image.init() would import all
 # of them, about 40 ms of a one-photo run.
