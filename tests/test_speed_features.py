@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from colorize_runtime import Colorizer, ColorizeError, colour
-from colorize_runtime.colorizer import int8_model_path, window_starts
+from colorize_runtime.colorizer import int8_model_path, scale_down, window_starts
 from tests.conftest import photo_like
 
 
@@ -106,3 +106,13 @@ def test_a_large_photo_holds_a_few_full_size_planes_at_most(pointwise_onnx):
     assert result.shape == (1536, 2048, 3)
     # L (4 bytes a pixel), ab (8) and the output (3) are the full-size arrays; strips and windows add little
     assert peak <= 20 * gray.size  # five float planes
+
+
+@pytest.mark.parametrize("height,width,channels", [(3000, 4000, 1), (2001, 1499, 3), (700, 513, 1)])
+def test_two_step_scaling_down_matches_area_averaging(height, width, channels):
+    photo = cv2.resize(photo_like(300, 400, channels=channels), (width, height), interpolation=cv2.INTER_CUBIC)
+    scale = 128 / min(height, width)
+    size = (round(width * scale), round(height * scale))
+    direct = cv2.resize(photo, size, interpolation=cv2.INTER_AREA).astype(int)
+    difference = np.abs(scale_down(photo, *size).astype(int) - direct)
+    assert difference.mean() < 0.5 and difference.max() <= 4  # gray levels

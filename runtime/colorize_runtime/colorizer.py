@@ -85,6 +85,18 @@ def window_starts(length: int, window: int, stride: int) -> list[int]:
 DEFAULT_SIZE = 128
 
 
+def scale_down(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Area averaging (cv2.INTER_AREA) to width x height. A large reduction goes in two steps: exact k x k block
+    means first (OpenCV's integer-factor path, ~10x faster than a fractional area reduction of a whole 12 MP
+    photo), then area averaging of the blocks to the final size; the last h mod k rows and w mod k columns (fewer
+    than k, a fraction of a percent of the photo) are left out of the first step."""
+    h, w = image.shape[:2]
+    k = min(h // height, w // width) // 4  # the blocks stay at least 4 times finer than the result
+    if k >= 2:
+        image = cv2.resize(image[:h - h % k, :w - w % k], (w // k, h // k), interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
 class Colorizer:
     """Colourise photos with the colorize ONNX model.
 
@@ -229,8 +241,7 @@ class Colorizer:
         h, w = image.shape[:2]
         if self.size is not None and min(h, w) > self.size:
             scale = self.size / min(h, w)
-            image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                               interpolation=cv2.INTER_AREA)
+            image = scale_down(image, max(1, round(w * scale)), max(1, round(h * scale)))
         lightness = colour.lightness_16bit if image.dtype == np.uint16 else colour.lightness
         return self.predict_ab(lightness(image))
 
