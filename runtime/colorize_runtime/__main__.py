@@ -1,5 +1,3 @@
-import sys
+from colorize_runtime.cli import run
 
-from colorize_runtime.cli import main
-
-sys.exit(main())
+run()

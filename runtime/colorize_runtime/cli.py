@@ -192,6 +192,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The command's entry point: main(), then exit at once. By then every output file has been written, synced
+    and renamed, and the reader thread is idle; only the streams still need flushing. Skipping the interpreter's
+    teardown (mostly onnxruntime's) saves about 60 ms, a tenth of a one-photo run."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
+            pass
+    os._exit(code)
+
+
 def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
