@@ -228,7 +228,8 @@ class Colorizer:
         input is never overwritten, even with force; an existing target raises OutputExistsError unless force;
         the write is atomic (a temporary file, then a rename). A file with more than max_pixels pixels is refused
         before it is decoded. Raises ColorizeError (files.ImageFileError) with the reason."""
-        from colorize_runtime import files  # here: Pillow is needed only by those who read files
+        # imported here: Pillow is needed only by those who read files
+        from colorize_runtime import files
 
         source, target = Path(source), Path(target)
         files.check_target(source, target, force)
