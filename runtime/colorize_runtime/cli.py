@@ -309,9 +309,8 @@ def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: Pho
 
     show_progress = len(jobs) > 1 and not args.quiet and sys.stderr.isatty()  # not in logs and pipes
     if show_progress:
-        from tqdm import (
-            tqdm,  # only here: its import is a tenth of a one-photo run's start-up
-        )
+        # imported only here: it is a tenth of a one-photo run's start-up
+        from tqdm import tqdm
 
         progress, write = tqdm(jobs, file=sys.stderr, unit="photo", leave=False), tqdm.write
     else:

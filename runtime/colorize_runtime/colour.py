@@ -43,10 +43,15 @@ def contract_metadata() -> dict:
     }
 
 
+def _opencv_bgr_to_lab(bgr: np.ndarray) -> np.ndarray:
+    """BGR uint8 -> float32 Lab: the contract's conversion (bgr_to_lab, once OpenCV's tables are ready)."""
+    return cv2.cvtColor(bgr.astype(np.float32) * np.float32(1 / 255), cv2.COLOR_BGR2Lab)
+
+
 def _gray_levels_lightness() -> np.ndarray:
     """L of the 256 gray levels (g, g, g), as a (1, 256) cv2.LUT table."""
     levels = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
-    return cv2.cvtColor(levels.astype(np.float32) * np.float32(1 / 255), cv2.COLOR_BGR2Lab)[0, :, 0].reshape(1, 256)
+    return _opencv_bgr_to_lab(levels)[0, :, 0].reshape(1, 256)
 
 
 class _LabTables:
@@ -81,7 +86,7 @@ _LAB_TABLES = _LabTables()
 def bgr_to_lab(bgr: np.ndarray) -> np.ndarray:
     """BGR uint8 (H, W, 3) -> float32 Lab (H, W, 3)."""
     _LAB_TABLES.ready()
-    return cv2.cvtColor(bgr.astype(np.float32) * np.float32(1 / 255), cv2.COLOR_BGR2Lab)
+    return _opencv_bgr_to_lab(bgr)
 
 
 def gray_to_lightness(gray: np.ndarray) -> np.ndarray:
