@@ -90,3 +90,13 @@ def test_fine_tuning_from_weights_with_the_per_photo_log_loss(photo_folders, tmp
         return float(per_photo_log_mse(truth + 2 * error, truth) - per_photo_log_mse(truth + error, truth))
 
     assert doubling_cost(0.05) == pytest.approx(doubling_cost(0.2), abs=0.05)  # in dB, whatever its size
+
+
+def test_validate_prints_the_numbers_of_a_checkpoint_without_training(photo_folders, tmp_path, capsys):
+    Trainer(small_config(photo_folders, tmp_path / "run", max_steps=5)).run()
+    capsys.readouterr()
+    main(["--validate", "--init-from", str(tmp_path / "run" / "ckpt.pt"), "--data", str(photo_folders / "train"),
+          "--val", str(photo_folders / "val"), "--val-crop", "64", "--out", str(tmp_path / "untouched")])
+    numbers = json.loads(capsys.readouterr().out)
+    assert {"val_mse", "val_mse_no_colour", "val_gain_db", "val_chroma_ratio"} <= set(numbers)
+    assert not (tmp_path / "untouched").exists()  # nothing written

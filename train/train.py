@@ -84,7 +84,7 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 class Trainer:
-    def __init__(self, config: Config, checkpoint: dict | None = None) -> None:
+    def __init__(self, config: Config, checkpoint: dict | None = None, load_training_photos: bool = True) -> None:
         self.config = config
         torch.manual_seed(config.seed)
         if config.threads:
@@ -104,9 +104,8 @@ class Trainer:
             self.optimizer.load_state_dict(checkpoint["optimizer"])
             self.step, self.best_val = checkpoint["step"], checkpoint["best_val"]
         self.out = Path(config.out)
-        self.out.mkdir(parents=True, exist_ok=True)
         limit = config.limit_images or None
-        self.train_images = load_photos(config.data, limit=limit)
+        self.train_images = load_photos(config.data, limit=limit) if load_training_photos else []
         val_images = load_photos(config.val, limit=limit)
         self.val_batches = [to_tensors([centre_crop(im, config.val_crop) for im in val_images[i:i + 32]])
                             for i in range(0, len(val_images), 32)]
@@ -168,6 +167,7 @@ class Trainer:
 
     def run(self) -> None:
         config, log_path = self.config, self.out / "log.jsonl"
+        self.out.mkdir(parents=True, exist_ok=True)
         self.model.train()
         start, running = time.time(), []
         with open(log_path, "a") as log, tqdm(initial=self.step, total=config.max_steps, unit="step") as bar:
@@ -205,17 +205,23 @@ def parse_args(argv: list[str] | None = None) -> tuple[dict, bool]:
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=str,
                             default=None, help=f"default: {field.default}")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt (step, optimizer, config)")
+    parser.add_argument("--validate", action="store_true",
+                        help="print the validation numbers (JSON) of the --init-from weights, or of OUT/ckpt.pt with "
+                             "--resume, and exit without training")
     args = vars(parser.parse_args(argv))
-    resume = args.pop("resume")
+    resume, validate = args.pop("resume"), args.pop("validate")
     types = {f.name: {"int": int, "float": float, "str": str}[f.type] for f in dataclasses.fields(Config)}
-    return {k: types[k](v) for k, v in args.items() if v is not None}, resume
+    return {k: types[k](v) for k, v in args.items() if v is not None}, resume, validate
 
 
 def main(argv: list[str] | None = None) -> None:
-    overrides, resume = parse_args(argv)
+    overrides, resume, validate = parse_args(argv)
     config = Config(**overrides)
     checkpoint = None
     if resume:
         checkpoint = load_checkpoint(Path(config.out) / "ckpt.pt")
         config = Config(**(checkpoint["config"] | overrides))
+    if validate:
+        print(json.dumps(Trainer(config, checkpoint, load_training_photos=False).validate()))
+        return
     Trainer(config, checkpoint).run()

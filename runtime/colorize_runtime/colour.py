@@ -94,11 +94,11 @@ def gray_to_lightness(gray: np.ndarray) -> np.ndarray:
     return cv2.LUT(np.ascontiguousarray(gray), _LAB_TABLES.gray_to_lightness())
 
 
-def _row_strips(height: int, width: int, start: int = 0):
-    """Row slices of about STRIP_PIXELS each, from row start: per-strip float temporaries stay small and in cache,
-    so a large photo costs one output array, not several full-size float copies."""
+def _row_strips(stop: int, width: int, start: int = 0):
+    """Row slices of about STRIP_PIXELS each, over rows start..stop: per-strip float temporaries stay small and in
+    cache, so a large photo costs one output array, not several full-size float copies."""
     rows = max(1, STRIP_PIXELS // max(1, width))
-    return (slice(top, min(top + rows, height)) for top in range(start, height, rows))
+    return (slice(top, min(top + rows, stop)) for top in range(start, stop, rows))
 
 
 def lightness(image: np.ndarray) -> np.ndarray:
