@@ -32,7 +32,8 @@ SAMPLE_PHOTO = REPOSITORY / "examples" / "sample.jpg"
 
 
 def load_model(checkpoint: dict) -> Colorizer:
-    model = Colorizer()
+    config = checkpoint["config"]
+    model = Colorizer(bool(config.get("global_context", 0)), bool(config.get("skips", 0)))
     model.load_state_dict(checkpoint["model"])
     return model.eval()
 

@@ -90,7 +90,10 @@ def quantize(model: Path, photos: Path | None = None, output: Path | None = None
     input_name = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).get_inputs()[0].name
     with tempfile.TemporaryDirectory() as scratch:
         prepared, quantised = Path(scratch) / "prepared.onnx", Path(scratch) / "int8.onnx"
-        quant_pre_process(str(model), str(prepared))  # shape inference and graph clean-up, as the ORT docs advise
+        # Shape inference and graph clean-up, as the ORT docs advise; ONNX's shape inference, as onnxruntime's
+        # symbolic one stops with "Incomplete symbolic shape inference" on the model with decoder skips and
+        # global context (the shapes are static but for the batch).
+        quant_pre_process(str(model), str(prepared), skip_symbolic_shape=True)
         quantize_static(prepared, quantised, _Windows(windows, input_name), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax)

@@ -41,15 +41,20 @@ def pointwise_onnx(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def fresh_checkpoint(tmp_path_factory) -> Path:
-    """A checkpoint of an untrained network in train/'s format (random weights, seeded)."""
+    """A checkpoint of an untrained network of the shipped design (decoder skips and global context) in train/'s
+    format: random weights, seeded, the zero-initialised additions included so exports exercise them."""
     torch = pytest.importorskip("torch")
     from train.model import Colorizer
     from train.train import Config, save_atomic
 
     torch.manual_seed(0)
-    model = Colorizer()
+    model = Colorizer(global_context=True, skips=True)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.startswith(("global_context.", "skip_")):
+                parameter.normal_(0, 0.05)
     path = tmp_path_factory.mktemp("checkpoint") / "fresh.pt"
-    config = Config()
+    config = Config(global_context=1, skips=1)
     save_atomic({"model": model.state_dict(), "optimizer": {}, "config": config.__dict__, "step": 0,
                  "best_val": 1.0}, path)
     return path

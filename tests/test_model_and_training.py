@@ -4,11 +4,15 @@ from __future__ import annotations
 import json
 
 import cv2
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
 from tests.conftest import photo_like  # noqa: E402
+from colorize_runtime import colour  # noqa: E402
+from train.colour_torch import lab_to_bgr  # noqa: E402
+from train.data import runtime_view, to_tensors, valid_masks  # noqa: E402
 from train.model import Colorizer  # noqa: E402
 from train.train import Config, Trainer, load_checkpoint, main, per_photo_log_mse  # noqa: E402
 
@@ -27,6 +31,22 @@ def test_encoder_is_resnet18_first_six_children_with_one_input_channel():
     assert encoder[5][-1].conv2.out_channels == 128
 
 
+@pytest.mark.parametrize("options", [{"global_context": True}, {"skips": True}, {"global_context": True, "skips": True}])
+def test_decoder_additions_start_as_the_plain_network_and_then_change_it(options):
+    """Fine-tuning a plain model into one with skips or global context starts from the same function."""
+    torch.manual_seed(0)
+    plain, extended = Colorizer().eval(), Colorizer(**options).eval()
+    missing, unexpected = extended.load_state_dict(plain.state_dict(), strict=False)
+    assert missing and not unexpected
+    lightness = torch.randn(2, 1, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(extended(lightness), plain(lightness))
+        for key in missing:
+            extended.state_dict()[key].normal_(0, 0.1)
+        assert extended(lightness).shape == (2, 2, 64, 96)
+        assert not torch.allclose(extended(lightness), plain(lightness))
+
+
 @pytest.fixture()
 def photo_folders(tmp_path):
     """Generated colour photos: a train and a val folder (jpg and png, nested), with one broken file."""
@@ -40,7 +60,7 @@ def photo_folders(tmp_path):
 
 
 def small_config(folders, out, **overrides) -> Config:
-    values = dict(data=str(folders / "train"), val=str(folders / "val"), out=str(out), crop=64, val_crop=64,
+    values = dict(data=str(folders / "train"), val=str(folders / "val"), out=str(out), crop=64,
                   batch_size=8, max_steps=30, warmup_steps=1, lr=3e-3, eval_interval=10, log_interval=10, seed=0)
     return Config(**(values | overrides))
 
@@ -59,7 +79,7 @@ def test_short_training_run_lowers_the_loss(photo_folders, tmp_path):
 def test_checkpoint_holds_everything_and_resume_continues_the_step_count(photo_folders, tmp_path):
     out = tmp_path / "run"
     args = ["--data", str(photo_folders / "train"), "--val", str(photo_folders / "val"), "--out", str(out),
-            "--crop", "64", "--val-crop", "64", "--batch-size", "4", "--max-steps", "10", "--eval-interval", "5"]
+            "--crop", "64", "--batch-size", "4", "--max-steps", "10", "--eval-interval", "5"]
     main(args)
     checkpoint = load_checkpoint(out / "ckpt.pt")
     assert set(checkpoint) >= {"model", "optimizer", "config", "step", "best_val"}
@@ -92,11 +112,69 @@ def test_fine_tuning_from_weights_with_the_per_photo_log_loss(photo_folders, tmp
     assert doubling_cost(0.05) == pytest.approx(doubling_cost(0.2), abs=0.05)  # in dB, whatever its size
 
 
+def test_lab_to_bgr_inverts_the_colour_contract_and_clips_like_opencv():
+    bgr = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    lab = colour.bgr_to_lab(bgr)
+    as_tensor = torch.from_numpy(lab).permute(2, 0, 1)[None]
+    back = lab_to_bgr(as_tensor[:, :1], as_tensor[:, 1:])[0].permute(1, 2, 0).numpy()
+    assert np.abs(back * 255 - bgr).max() <= 1
+    lab[..., 1:] *= 2  # far out of the sRGB gamut: clipped to [0, 1] as OpenCV does
+    as_tensor = torch.from_numpy(lab).permute(2, 0, 1)[None]
+    out_of_gamut = lab_to_bgr(as_tensor[:, :1], as_tensor[:, 1:])[0].permute(1, 2, 0).numpy()
+    assert np.abs(out_of_gamut - np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2BGR), 0, 1)).max() < 1 / 255
+
+
+def test_gray_lightness_is_what_the_runtime_reads_from_the_gray_photo():
+    photo = photo_like(32, 48, seed=3)
+    lightness, ab = to_tensors([photo], lightness_from="gray")
+    gray_photo_lightness = colour.lightness(cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY))
+    assert np.allclose(lightness[0, 0].numpy(), colour.normalise_lightness(gray_photo_lightness))
+    assert torch.equal(ab, to_tensors([photo])[1])  # the target colours are the photo's own
+    with pytest.raises(ValueError, match="lightness_from"):
+        to_tensors([photo], lightness_from="luma")
+
+
+def test_training_on_rgb_from_the_gray_photo(photo_folders, tmp_path):
+    """logmse_rgb scores the colours the runtime writes (the gray photo's L with the predicted ab) on RGB, per
+    photo: the evaluation's PSNR. Validation reports that gain in dB whatever the loss."""
+    trainer = Trainer(small_config(photo_folders, tmp_path / "run", loss="logmse_rgb", lightness="gray",
+                                   max_steps=20))
+    before = trainer.validate()
+    assert before["val_psnr_gain_db"] < 0.5  # an untrained net paints noise
+    trainer.run()
+    assert trainer.best_val < before["val_loss"]
+    assert "val_psnr_gain_db" in json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
+
+
+def test_runtime_view_is_the_window_the_runtime_feeds_the_network():
+    """A photo at --size 64 in a 256 window: scaled to a 64-pixel short side, mirrored at the bottom and right
+    (as Colorizer.predict_ab pads); a long side over the window is cut to it."""
+    photo = photo_like(120, 150, seed=4)
+    window, (h, w) = runtime_view(photo, 64, 256)
+    assert window.shape == (256, 256, 3) and (h, w) == (64, 80)
+    assert np.array_equal(window[h:2 * h, :w], window[:h, :w][::-1])  # mirrored below the photo
+    assert np.array_equal(window[:h, w:2 * w], window[:h, :w][:, ::-1])
+    _, size = runtime_view(photo_like(100, 900, seed=5), 64, 256, np.random.default_rng(0))
+    assert size == (64, 256)
+    masks = valid_masks([(h, w), size], 256)
+    assert masks.shape == (2, 1, 256, 256) and masks[0].sum() == h * w and masks[1].sum() == 64 * 256
+
+
+def test_training_on_runtime_views_scores_only_the_photo(photo_folders, tmp_path):
+    trainer = Trainer(small_config(photo_folders, tmp_path / "run", view="runtime", loss="logmse", batch_size=4,
+                                   max_steps=6, eval_interval=3, global_context=1, skips=1))
+    before = trainer.validate()["val_loss"]
+    trainer.run()
+    assert trainer.step == 6 and trainer.best_val < before
+    with pytest.raises(ValueError, match="view"):
+        Trainer(small_config(photo_folders, tmp_path / "bad", view="tiles", max_steps=1)).run()
+
+
 def test_validate_prints_the_numbers_of_a_checkpoint_without_training(photo_folders, tmp_path, capsys):
     Trainer(small_config(photo_folders, tmp_path / "run", max_steps=5)).run()
     capsys.readouterr()
     main(["--validate", "--init-from", str(tmp_path / "run" / "ckpt.pt"), "--data", str(photo_folders / "train"),
-          "--val", str(photo_folders / "val"), "--val-crop", "64", "--out", str(tmp_path / "untouched")])
+          "--val", str(photo_folders / "val"), "--out", str(tmp_path / "untouched")])
     numbers = json.loads(capsys.readouterr().out)
     assert {"val_mse", "val_mse_no_colour", "val_gain_db", "val_chroma_ratio"} <= set(numbers)
     assert not (tmp_path / "untouched").exists()  # nothing written

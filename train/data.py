@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import torch
 
-from colorize_runtime.colour import bgr_to_lab, normalise_lightness, AB_SCALE
+from colorize_runtime.colour import bgr_to_lab, gray_to_lightness, normalise_lightness, AB_SCALE
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -67,9 +67,52 @@ def centre_crop(image: np.ndarray, crop: int) -> np.ndarray:
     return image[y:y + crop, x:x + crop]
 
 
-def to_tensors(windows: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """BGR uint8 windows -> (normalised L [N,1,H,W], normalised ab [N,2,H,W]) float32."""
+def runtime_view(image: np.ndarray, short_side: int, window: int, rng: np.random.Generator | None = None
+                 ) -> tuple[np.ndarray, tuple[int, int]]:
+    """What the runtime's network sees of a photo at `--size short_side`: the photo scaled so its short side is
+    short_side, cut to at most one window along the long side (a random cut with rng, else the centre; the runtime
+    slides several windows there), then mirrored at the bottom and right up to window x window, as
+    Colorizer.predict_ab pads. With rng, flipped horizontally half of the time. Returns the window and the
+    (height, width) of the photo inside it."""
+    image = _fit_short_side(image, short_side)
+    h, w = min(image.shape[0], window), min(image.shape[1], window)
+    if rng is None:
+        y, x = (image.shape[0] - h) // 2, (image.shape[1] - w) // 2
+    else:
+        y, x = int(rng.integers(0, image.shape[0] - h + 1)), int(rng.integers(0, image.shape[1] - w + 1))
+        if rng.random() < 0.5:
+            image = image[:, ::-1]
+    photo = image[y:y + h, x:x + w]
+    return np.pad(photo, ((0, window - h), (0, window - w), (0, 0)), mode="symmetric"), (h, w)
+
+
+def valid_masks(sizes: list[tuple[int, int]], window: int) -> torch.Tensor:
+    """[N, 1, window, window] float32: 1 on each window's photo, 0 on its mirrored padding."""
+    masks = torch.zeros(len(sizes), 1, window, window)
+    for mask, (h, w) in zip(masks, sizes):
+        mask[:, :h, :w] = 1
+    return masks
+
+
+def to_tensors(windows: list[np.ndarray], lightness_from: str = "colour") -> tuple[torch.Tensor, torch.Tensor]:
+    """BGR uint8 windows -> (normalised L [N,1,H,W], normalised ab [N,2,H,W]) float32. The L is the window's own
+    (lightness_from="colour") or that of its cv2 BGR2GRAY version ("gray"): what the runtime sees when given the
+    gray photo, as the evaluation does."""
     lab = np.stack([bgr_to_lab(np.ascontiguousarray(w)) for w in windows])
+    if lightness_from == "gray":
+        lab[..., 0] = np.stack([gray_to_lightness(cv2.cvtColor(np.ascontiguousarray(w), cv2.COLOR_BGR2GRAY))
+                                for w in windows])
+    elif lightness_from != "colour":
+        raise ValueError(f"lightness_from must be 'colour' or 'gray', not {lightness_from!r}")
     lightness = normalise_lightness(lab[..., 0])[:, None]
     ab = lab[..., 1:].transpose(0, 3, 1, 2) * np.float32(1 / AB_SCALE)
     return torch.from_numpy(np.ascontiguousarray(lightness)), torch.from_numpy(np.ascontiguousarray(ab))
+
+
+def gray_lightness_and_bgr(windows: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """What a score on RGB needs besides the prediction: the L (0..100) of each window's BGR2GRAY version, from
+    which the runtime rebuilds the colours, and the true BGR in [0, 1], both [N, C, H, W] float32."""
+    gray = np.stack([cv2.cvtColor(np.ascontiguousarray(w), cv2.COLOR_BGR2GRAY) for w in windows])
+    lightness = gray_to_lightness(gray.reshape(-1, gray.shape[-1])).reshape(gray.shape)[:, None]
+    bgr = np.stack(windows).transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1 / 255)
+    return torch.from_numpy(np.ascontiguousarray(lightness)), torch.from_numpy(np.ascontiguousarray(bgr))

@@ -15,10 +15,23 @@ def _upsample() -> nn.Module:
     return nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
 
 
-class Colorizer(nn.Module):
-    """Normalised L [N, 1, H, W] -> normalised ab [N, 2, H, W]; H and W multiples of 8. No pretrained weights."""
+def _zero_conv(in_channels: int, out_channels: int) -> nn.Conv2d:
+    """A 1x1 conv that starts at zero: a model fine-tuned from one without it starts as that model."""
+    conv = nn.Conv2d(in_channels, out_channels, 1)
+    nn.init.zeros_(conv.weight)
+    nn.init.zeros_(conv.bias)
+    return conv
 
-    def __init__(self) -> None:
+
+class Colorizer(nn.Module):
+    """Normalised L [N, 1, H, W] -> normalised ab [N, 2, H, W]; H and W multiples of 8. No pretrained weights.
+
+    Two optional decoder additions (off: the plain design). skips: the encoder's 1/2- and 1/4-size features are
+    added (through 1x1 convs) to the decoder's at those sizes, so colour edges can follow the photo's edges
+    instead of the 1/8 grid. global_context: the window's mean encoder features are added everywhere, so a
+    pixel's colour can depend on the whole scene beyond the receptive field."""
+
+    def __init__(self, global_context: bool = False, skips: bool = False) -> None:
         super().__init__()
         resnet = resnet18(weights=None)
         resnet.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -29,6 +42,20 @@ class Colorizer(nn.Module):
             *_conv_bn_relu(128, 64), *_conv_bn_relu(64, 64), _upsample(),
             *_conv_bn_relu(64, 32), nn.Conv2d(32, 2, 3, padding=1), _upsample(),
         )
+        self.global_context = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Conv2d(128, 128, 1), nn.ReLU(inplace=True), _zero_conv(128, 128),
+        ) if global_context else None
+        self.skip_quarter = _zero_conv(64, 128) if skips else None  # layer1 (1/4) -> decoder input at 1/4
+        self.skip_half = _zero_conv(64, 64) if skips else None  # stem after relu (1/2) -> decoder input at 1/2
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(lightness))
+        stem = self.encoder[:3](lightness)
+        quarter = self.encoder[3:5](stem)
+        features = self.encoder[5](quarter)
+        if self.global_context is not None:
+            features = features + self.global_context(features)
+        if self.skip_quarter is None:
+            return self.decoder(features)
+        x = self.decoder[:4](features) + self.skip_quarter(quarter)
+        x = self.decoder[4:11](x) + self.skip_half(stem)
+        return self.decoder[11:](x)

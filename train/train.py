@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -15,7 +16,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from train.data import load_photos, random_crop, centre_crop, to_tensors
+from colorize_runtime.colour import AB_SCALE, WINDOW
+from train.colour_torch import lab_to_bgr
+from train.data import gray_lightness_and_bgr, load_photos, random_crop, runtime_view, to_tensors, valid_masks
 from train.model import Colorizer
 
 
@@ -24,16 +27,21 @@ class Config:
     data: str = "../shared/data/photos/train"
     val: str = "../shared/data/photos/val"
     out: str = "runs/colorize"
-    crop: int = 128               # training window side (whole scene down to native detail, see data.random_crop)
-    val_crop: int = 256           # validation: centre crop at the runtime's window size
+    view: str = "crop"            # training windows: crop (data.random_crop: crop x crop, whole scene down to native
+                                  # detail) | runtime (data.runtime_view: the photo at short side crop, 256 window)
+    crop: int = 128
+    val_size: int = 128           # validation: the runtime's view of each val photo at this --size (data.runtime_view)
     batch_size: int = 32
     max_steps: int = 20000        # the cosine schedule ends here; --resume with a larger value extends it
     lr: float = 2e-3
     min_lr: float = 2e-5
     warmup_steps: int = 300
     weight_decay: float = 0.0
-    loss: str = "mse"             # mse | l1 | huber | logmse, on normalised ab (logmse: see per_photo_log_mse)
-    log_mse_floor: float = 1e-4   # logmse: log(MSE + this); larger values weigh nearly gray photos less
+    loss: str = "mse"             # mse | l1 | huber | logmse on normalised ab; logmse_rgb on RGB (see per_photo_log_mse)
+    log_mse_floor: float = 1e-4   # logmse(_rgb): log(MSE + this); larger values weigh nearly gray photos less
+    lightness: str = "colour"     # the model's input L: the photo's own (colour) or its BGR2GRAY version's (gray)
+    global_context: int = 0       # 1: the decoder also gets the window's mean features (model.Colorizer)
+    skips: int = 0                # 1: the decoder also gets the encoder's 1/2 and 1/4 size features
     init_from: str = ""           # start from this checkpoint's weights (fresh optimizer and schedule, step 0)
     eval_interval: int = 500
     log_interval: int = 50
@@ -55,21 +63,55 @@ def learning_rate(config: Config, step: int) -> float:
 PERFECT_MSE = 1e-4
 
 
-def per_photo_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return (prediction.float() - target).square().mean(dim=(1, 2, 3))
+def masked_mean(values: torch.Tensor, mask: torch.Tensor | None, dim: tuple[int, ...] | None = None) -> torch.Tensor:
+    """Mean over dim (None: all) of values [N, C, H, W], only where mask [N, 1, H, W] is 1 (None: everywhere)."""
+    if mask is None:
+        return values.mean() if dim is None else values.mean(dim=dim)
+    if dim is None:
+        return (values * mask).sum() / (mask.sum() * values.shape[1])
+    return (values * mask).sum(dim=dim) / (mask.sum(dim=dim) * (values.shape[1] if 1 in dim else 1))
 
 
-def per_photo_log_mse(prediction: torch.Tensor, target: torch.Tensor, floor: float = PERFECT_MSE) -> torch.Tensor:
+def per_photo_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    return masked_mean((prediction.float() - target).square(), mask, dim=(1, 2, 3))
+
+
+def per_photo_log_mse(prediction: torch.Tensor, target: torch.Tensor, floor: float = PERFECT_MSE,
+                      mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over photos of log(MSE + floor): the training counterpart of mean PSNR, which averages log errors per
     photo. Plain MSE lets a few badly coloured photos dominate; this weights each photo's error by 1/(its size +
     floor), so a wrong tint on a nearly gray photo (a large PSNR loss, a small MSE) is no longer cheap."""
-    return torch.log(per_photo_mse(prediction, target) + floor).mean()
+    return torch.log(per_photo_mse(prediction, target, mask) + floor).mean()
 
 
-def loss_fn(config: Config, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    losses = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": lambda p, t: F.huber_loss(p, t, delta=0.1),
-              "logmse": lambda p, t: per_photo_log_mse(p, t, config.log_mse_floor)}
-    return losses[config.loss](prediction.float(), target)
+def rgb_from_prediction(prediction: torch.Tensor, gray_lightness: torch.Tensor) -> torch.Tensor:
+    """The BGR [0, 1] the runtime writes for a gray photo: its L with the predicted (normalised) ab."""
+    return lab_to_bgr(gray_lightness, prediction.float() * AB_SCALE)
+
+
+def loss_fn(config: Config, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None,
+            gray_lightness: torch.Tensor | None = None, bgr: torch.Tensor | None = None) -> torch.Tensor:
+    """The training loss on normalised ab where mask is 1; logmse_rgb instead scores the colours the runtime would
+    write for the gray photo (gray_lightness, 0..100) against the true bgr, per photo as PSNR on RGB does."""
+    if config.loss == "logmse_rgb":
+        return per_photo_log_mse(rgb_from_prediction(prediction, gray_lightness), bgr, config.log_mse_floor, mask)
+    if config.loss == "logmse":
+        return per_photo_log_mse(prediction, target, config.log_mse_floor, mask)
+    elementwise = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": functools.partial(F.huber_loss, delta=0.1)}
+    return masked_mean(elementwise[config.loss](prediction.float(), target, reduction="none"), mask)
+
+
+def make_batch(config: Config, windows: list[np.ndarray], sizes: list[tuple[int, int]] | None,
+               with_rgb: bool) -> dict[str, torch.Tensor]:
+    """The model's input ("lightness") and what loss_fn takes: the target ab, the mask of the photo inside
+    runtime-view windows (sizes), and with_rgb the gray photo's L and the true BGR."""
+    lightness, target = to_tensors(windows, config.lightness)
+    batch = {"lightness": lightness, "target": target}
+    if sizes is not None:
+        batch["mask"] = valid_masks(sizes, windows[0].shape[0])
+    if with_rgb:
+        batch["gray_lightness"], batch["bgr"] = gray_lightness_and_bgr(windows)
+    return batch
 
 
 def save_atomic(obj: dict, path: Path) -> None:
@@ -94,11 +136,13 @@ class Trainer:
         # CPU: bf16 autocast + channels_last (~3x plain fp32 here); CUDA: fp16 AMP with a grad scaler.
         self.amp_dtype = torch.float16 if cuda else torch.bfloat16
         self.scaler = torch.amp.GradScaler("cuda", enabled=cuda)
-        self.model = Colorizer().to(self.device, memory_format=torch.channels_last)
+        self.model = Colorizer(bool(config.global_context), bool(config.skips)).to(self.device, memory_format=torch.channels_last)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.step, self.best_val = 0, float("inf")
         if checkpoint is None and config.init_from:
-            self.model.load_state_dict(load_checkpoint(config.init_from)["model"])
+            missing, unexpected = self.model.load_state_dict(load_checkpoint(config.init_from)["model"], strict=False)
+            if unexpected or any(not key.startswith(("global_context.", "skip_")) for key in missing):
+                raise ValueError(f"{config.init_from}: weights do not fit (missing {missing}, unexpected {unexpected})")
         if checkpoint is not None:
             self.model.load_state_dict(checkpoint["model"])
             self.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -107,8 +151,9 @@ class Trainer:
         limit = config.limit_images or None
         self.train_images = load_photos(config.data, limit=limit) if load_training_photos else []
         val_images = load_photos(config.val, limit=limit)
-        self.val_batches = [to_tensors([centre_crop(im, config.val_crop) for im in val_images[i:i + 32]])
-                            for i in range(0, len(val_images), 32)]
+        views = [runtime_view(im, config.val_size, WINDOW) for im in val_images]
+        self.val_batches = [make_batch(config, *map(list, zip(*views[i:i + 32])), with_rgb=True)
+                            for i in range(0, len(views), 32)]
         self.data_summary = {"train_folder": config.data, "train_photos": len(self.train_images),
                              "val_folder": config.val, "val_photos": len(val_images)}
         self.rng = np.random.default_rng([config.seed, self.step])
@@ -121,24 +166,31 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict:
-        """Mean loss on the val centre crops and the 'no colour' (ab = 0) loss as the floor to beat; whatever the
-        training loss, also the plain MSE, the mean per-photo gain over no colour in dB (what PSNR rewards) and the
-        mean per-photo chroma ratio (predicted over true mean chroma: low means sepia or gray)."""
+        """Mean loss on the runtime's view of the val photos and the 'no colour' (ab = 0) loss as the floor to beat; whatever the
+        training loss, also the plain MSE, the mean per-photo gain over no colour in dB on ab and on RGB (the
+        evaluation's PSNR gain: colours rebuilt from the gray photo's L) and the mean per-photo chroma ratio
+        (predicted over true mean chroma: low means sepia or gray)."""
         self.model.eval()
         totals = dict.fromkeys(["val_loss", "val_loss_no_colour", "val_mse", "val_mse_no_colour", "val_gain_db",
-                                "val_chroma_ratio"], 0.0)
+                                "val_chroma_ratio", "val_psnr_gain_db"], 0.0)
         count = 0
-        for lightness, ab in self.val_batches:
+        for batch in self.val_batches:
+            targets = {key: value.to(self.device) for key, value in batch.items() if key != "lightness"}
             with self._autocast():
-                prediction = self.model(self._to_device(lightness)).float()
-            ab, no_colour = ab.to(self.device), torch.zeros_like(ab, device=self.device)
-            mse, mse_no_colour = per_photo_mse(prediction, ab), per_photo_mse(no_colour, ab)
-            totals["val_loss"] += loss_fn(self.config, prediction, ab).item() * len(ab)
-            totals["val_loss_no_colour"] += loss_fn(self.config, no_colour, ab).item() * len(ab)
+                prediction = self.model(self._to_device(batch["lightness"])).float()
+            ab, mask, gray_lightness, bgr = targets["target"], targets["mask"], targets["gray_lightness"], targets["bgr"]
+            no_colour = torch.zeros_like(ab)
+            mse, mse_no_colour = per_photo_mse(prediction, ab, mask), per_photo_mse(no_colour, ab, mask)
+            totals["val_loss"] += loss_fn(self.config, prediction, **targets).item() * len(ab)
+            totals["val_loss_no_colour"] += loss_fn(self.config, no_colour, **targets).item() * len(ab)
+            rgb_mse, rgb_mse_no_colour = (per_photo_mse(rgb_from_prediction(p, gray_lightness), bgr, mask)
+                                          for p in (prediction, no_colour))
+            totals["val_psnr_gain_db"] += (10 * torch.log10(rgb_mse_no_colour / rgb_mse.clamp_min(1e-10))).sum().item()
             totals["val_mse"] += mse.sum().item()
             totals["val_mse_no_colour"] += mse_no_colour.sum().item()
             totals["val_gain_db"] += (10 * torch.log10((mse_no_colour + PERFECT_MSE) / (mse + PERFECT_MSE))).sum().item()
-            chroma, true_chroma = (x.square().sum(dim=1).sqrt().mean(dim=(1, 2)) for x in (prediction, ab))
+            chroma, true_chroma = (masked_mean(x.square().sum(dim=1, keepdim=True).sqrt(), mask, dim=(1, 2, 3))
+                                   for x in (prediction, ab))
             totals["val_chroma_ratio"] += (chroma / true_chroma.clamp_min(1e-6)).sum().item()
             count += len(ab)
         self.model.train()
@@ -152,12 +204,21 @@ class Trainer:
     def train_step(self) -> float:
         config = self.config
         picks = self.rng.integers(0, len(self.train_images), config.batch_size)
-        lightness, ab = to_tensors([random_crop(self.train_images[i], config.crop, self.rng) for i in picks])
+        if config.view == "runtime":
+            windows, sizes = map(list, zip(*(runtime_view(self.train_images[i], config.crop, WINDOW, self.rng)
+                                             for i in picks)))
+        elif config.view == "crop":
+            windows, sizes = [random_crop(self.train_images[i], config.crop, self.rng) for i in picks], None
+        else:
+            raise ValueError(f"view must be 'crop' or 'runtime', not {config.view!r}")
+        batch = {key: value.to(self.device) for key, value in
+                 make_batch(config, windows, sizes, with_rgb=config.loss == "logmse_rgb").items()}
+        lightness = batch.pop("lightness")
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, self.step)
         with self._autocast():
             prediction = self.model(self._to_device(lightness))
-        loss = loss_fn(config, prediction, ab.to(self.device))
+        loss = loss_fn(config, prediction, **batch)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -191,7 +252,8 @@ class Trainer:
                         save_atomic(self.checkpoint(), self.out / "best.pt")
                     bar.write(f"step {self.step}: val {record['val_loss']:.5f} "
                               f"(no colour {record['val_loss_no_colour']:.5f}, best {self.best_val:.5f}), "
-                              f"gain over no colour {record['val_gain_db']:+.2f} dB, "
+                              f"gain over no colour {record['val_gain_db']:+.2f} dB (RGB "
+                              f"{record['val_psnr_gain_db']:+.2f}), "
                               f"chroma ratio {record['val_chroma_ratio']:.2f}")
                 if record:
                     log.write(json.dumps(record) + "\n")
