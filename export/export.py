@@ -54,10 +54,12 @@ def to_onnx(model: Colorizer) -> onnx.ModelProto:
 
 def metadata(checkpoint: dict) -> dict:
     config = checkpoint["config"]
+    additions = [name for key, name in (("skips", "1/2 and 1/4 encoder skips"), ("global_context", "global context"))
+                 if config.get(key)]
+    architecture = "resnet18[:6] encoder (1-channel conv1) + conv decoder" + "".join(f" + {a}" for a in additions)
     return {
         "colour_contract": colour.contract_metadata(),
-        "model": {"name": "colorize", "architecture": "resnet18[:6] encoder (1-channel conv1) + conv decoder",
-                  "runtime_version": __version__},
+        "model": {"name": "colorize", "architecture": architecture, "runtime_version": __version__},
         "training_step": checkpoint["step"],
         "training_config": config,
         "data": checkpoint.get("data", {"train_folder": config["data"], "val_folder": config["val"]}),

@@ -27,6 +27,7 @@ def test_exported_file_is_checked_and_has_the_contract(fresh_onnx):
     metadata = {p.key: json.loads(p.value) for p in model.metadata_props}
     assert metadata["colour_contract"] == colour.contract_metadata()
     assert {"training_step", "data", "val_loss"} <= set(metadata)
+    assert metadata["model"]["architecture"].endswith("+ 1/2 and 1/4 encoder skips + global context")
     assert not list(fresh_onnx.parent.glob("*.data"))  # self-contained, no external weights
     assert not any(node.metadata_props or node.doc_string for node in model.graph.node)  # no local stack traces
 

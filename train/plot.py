@@ -38,7 +38,7 @@ def plot(runs: list[tuple[str, list[dict]]], output: Path) -> None:
     offset = 0
     for axis, (name, records) in zip(axes, runs):
         axis.plot(*series(records, "train_loss", offset), label="train (random crops)", color="tab:blue", alpha=0.6)
-        axis.plot(*series(records, "val_loss", offset), "o-", label="val (centre crops)", color="tab:orange",
+        axis.plot(*series(records, "val_loss", offset), "o-", label="val", color="tab:orange",
                   markersize=3)
         axis.plot(*series(records, "val_loss_no_colour", offset), "--", label="val, no colour (ab = 0)", color="gray")
         if all(r.get(key, 1) > 0 for r in records for key in ("train_loss", "val_loss")):

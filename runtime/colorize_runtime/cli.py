@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="combine overlapping windows by plain average, or weighted to hide seams")
     model.add_argument("--saturation", type=_saturation, metavar="F", help="scales the colour (1: as predicted)")
     model.add_argument("--size", type=_size, metavar="PX|full",
-                       help="short side at which the network sees the photo (default: 128), or full: "
+                       help="short side at which the network sees the photo (default: 160), or full: "
                             "windows over the photo at its native resolution")
     model.add_argument("--precision", choices=["fp32", "int8"], help="network precision")
     verbosity = parser.add_mutually_exclusive_group()

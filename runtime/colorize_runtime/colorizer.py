@@ -85,7 +85,7 @@ def window_starts(length: int, window: int, stride: int) -> list[int]:
     return starts + [length - window]
 
 
-DEFAULT_SIZE = 128
+DEFAULT_SIZE = 160
 
 
 def scale_down(image: np.ndarray, width: int, height: int) -> np.ndarray:
