@@ -31,7 +31,8 @@ def test_encoder_is_resnet18_first_six_children_with_one_input_channel():
     assert encoder[5][-1].conv2.out_channels == 128
 
 
-@pytest.mark.parametrize("options", [{"global_context": True}, {"skips": True}, {"global_context": True, "skips": True}])
+@pytest.mark.parametrize("options", [{"global_context": True}, {"skips": True},
+                                     {"global_context": True, "skips": True}])
 def test_decoder_additions_start_as_the_plain_network_and_then_change_it(options):
     """Fine-tuning a plain model into one with skips or global context starts from the same function."""
     torch.manual_seed(0)

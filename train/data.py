@@ -61,12 +61,6 @@ def random_crop(image: np.ndarray, crop: int, rng: np.random.Generator) -> np.nd
     return window[:, ::-1] if rng.random() < 0.5 else window
 
 
-def centre_crop(image: np.ndarray, crop: int) -> np.ndarray:
-    image = _fit_short_side(image, crop)
-    y, x = (image.shape[0] - crop) // 2, (image.shape[1] - crop) // 2
-    return image[y:y + crop, x:x + crop]
-
-
 def runtime_view(image: np.ndarray, short_side: int, window: int, rng: np.random.Generator | None = None
                  ) -> tuple[np.ndarray, tuple[int, int]]:
     """What the runtime's network sees of a photo at `--size short_side`: the photo scaled so its short side is
@@ -94,14 +88,18 @@ def valid_masks(sizes: list[tuple[int, int]], window: int) -> torch.Tensor:
     return masks
 
 
+def _gray_photo_lightness(windows: list[np.ndarray]) -> np.ndarray:
+    """[N, H, W] float32: the L (0..100) the runtime reads from each window's cv2 BGR2GRAY version."""
+    return np.stack([gray_to_lightness(cv2.cvtColor(np.ascontiguousarray(w), cv2.COLOR_BGR2GRAY)) for w in windows])
+
+
 def to_tensors(windows: list[np.ndarray], lightness_from: str = "colour") -> tuple[torch.Tensor, torch.Tensor]:
     """BGR uint8 windows -> (normalised L [N,1,H,W], normalised ab [N,2,H,W]) float32. The L is the window's own
     (lightness_from="colour") or that of its cv2 BGR2GRAY version ("gray"): what the runtime sees when given the
     gray photo, as the evaluation does."""
     lab = np.stack([bgr_to_lab(np.ascontiguousarray(w)) for w in windows])
     if lightness_from == "gray":
-        lab[..., 0] = np.stack([gray_to_lightness(cv2.cvtColor(np.ascontiguousarray(w), cv2.COLOR_BGR2GRAY))
-                                for w in windows])
+        lab[..., 0] = _gray_photo_lightness(windows)
     elif lightness_from != "colour":
         raise ValueError(f"lightness_from must be 'colour' or 'gray', not {lightness_from!r}")
     lightness = normalise_lightness(lab[..., 0])[:, None]
@@ -112,7 +110,6 @@ def to_tensors(windows: list[np.ndarray], lightness_from: str = "colour") -> tup
 def gray_lightness_and_bgr(windows: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """What a score on RGB needs besides the prediction: the L (0..100) of each window's BGR2GRAY version, from
     which the runtime rebuilds the colours, and the true BGR in [0, 1], both [N, C, H, W] float32."""
-    gray = np.stack([cv2.cvtColor(np.ascontiguousarray(w), cv2.COLOR_BGR2GRAY) for w in windows])
-    lightness = gray_to_lightness(gray.reshape(-1, gray.shape[-1])).reshape(gray.shape)[:, None]
+    lightness = _gray_photo_lightness(windows)[:, None]
     bgr = np.stack(windows).transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1 / 255)
     return torch.from_numpy(np.ascontiguousarray(lightness)), torch.from_numpy(np.ascontiguousarray(bgr))

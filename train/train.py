@@ -37,7 +37,7 @@ class Config:
     min_lr: float = 2e-5
     warmup_steps: int = 300
     weight_decay: float = 0.0
-    loss: str = "mse"             # mse | l1 | huber | logmse on normalised ab; logmse_rgb on RGB (see per_photo_log_mse)
+    loss: str = "mse"             # mse | l1 | huber | logmse on normalised ab; logmse_rgb on RGB (per_photo_log_mse)
     log_mse_floor: float = 1e-4   # logmse(_rgb): log(MSE + this); larger values weigh nearly gray photos less
     lightness: str = "colour"     # the model's input L: the photo's own (colour) or its BGR2GRAY version's (gray)
     global_context: int = 0       # 1: the decoder also gets the window's mean features (model.Colorizer)
@@ -136,7 +136,8 @@ class Trainer:
         # CPU: bf16 autocast + channels_last (~3x plain fp32 here); CUDA: fp16 AMP with a grad scaler.
         self.amp_dtype = torch.float16 if cuda else torch.bfloat16
         self.scaler = torch.amp.GradScaler("cuda", enabled=cuda)
-        self.model = Colorizer(bool(config.global_context), bool(config.skips)).to(self.device, memory_format=torch.channels_last)
+        self.model = Colorizer(bool(config.global_context), bool(config.skips))
+        self.model.to(self.device, memory_format=torch.channels_last)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.step, self.best_val = 0, float("inf")
         if checkpoint is None and config.init_from:
@@ -166,10 +167,10 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict:
-        """Mean loss on the runtime's view of the val photos and the 'no colour' (ab = 0) loss as the floor to beat; whatever the
-        training loss, also the plain MSE, the mean per-photo gain over no colour in dB on ab and on RGB (the
-        evaluation's PSNR gain: colours rebuilt from the gray photo's L) and the mean per-photo chroma ratio
-        (predicted over true mean chroma: low means sepia or gray)."""
+        """Mean loss on the runtime's view of the val photos and the 'no colour' (ab = 0) loss as the floor to beat;
+        whatever the training loss, also the plain MSE, the mean per-photo gain over no colour in dB on ab and on
+        RGB (the evaluation's PSNR gain: colours rebuilt from the gray photo's L) and the mean per-photo chroma
+        ratio (predicted over true mean chroma: low means sepia or gray)."""
         self.model.eval()
         totals = dict.fromkeys(["val_loss", "val_loss_no_colour", "val_mse", "val_mse_no_colour", "val_gain_db",
                                 "val_chroma_ratio", "val_psnr_gain_db"], 0.0)
@@ -178,7 +179,8 @@ class Trainer:
             targets = {key: value.to(self.device) for key, value in batch.items() if key != "lightness"}
             with self._autocast():
                 prediction = self.model(self._to_device(batch["lightness"])).float()
-            ab, mask, gray_lightness, bgr = targets["target"], targets["mask"], targets["gray_lightness"], targets["bgr"]
+            ab, mask = targets["target"], targets["mask"]
+            gray_lightness, bgr = targets["gray_lightness"], targets["bgr"]
             no_colour = torch.zeros_like(ab)
             mse, mse_no_colour = per_photo_mse(prediction, ab, mask), per_photo_mse(no_colour, ab, mask)
             totals["val_loss"] += loss_fn(self.config, prediction, **targets).item() * len(ab)
