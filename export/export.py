@@ -32,8 +32,7 @@ SAMPLE_PHOTO = REPOSITORY / "examples" / "sample.jpg"
 
 
 def load_model(checkpoint: dict) -> Colorizer:
-    config = checkpoint["config"]
-    model = Colorizer(bool(config.get("global_context", 0)), bool(config.get("skips", 0)))
+    model = Colorizer.from_config(checkpoint["config"])
     model.load_state_dict(checkpoint["model"])
     return model.eval()
 

@@ -4,9 +4,9 @@ Writes NAME.int8.onnx beside MODEL (the file `Colorizer(precision="int8")` and `
 load). Activations are quantised to uint8 and weights to int8 per output channel (U8S8: the fast VNNI/AVX2 path
 of onnxruntime on x86), with activation ranges calibrated (min/max) on the centre windows of the validation
 photos, each photo seen scaled to a 256-px short side and at native resolution (the runtime's default working
-resolution, 160 px mirror-padded to a window, is not among them; on val-original int8 still costs only 0.01 dB). Before the file is
-written, int8 is compared with fp32 on those windows; `python -m train.evaluate --precision int8` measures the
-PSNR it costs.
+resolution, 160 px mirror-padded to a window, is not among them; on 150 val-original photos int8 still costs only
+0.02 dB there, models/MODEL_CARD.md). Before the file is written, int8 is compared with fp32 on those windows;
+`python -m train.evaluate --precision int8` measures the PSNR it costs.
 """
 from __future__ import annotations
 

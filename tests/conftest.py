@@ -51,7 +51,7 @@ def fresh_checkpoint(tmp_path_factory) -> Path:
     model = Colorizer(global_context=True, skips=True)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
-            if name.startswith(("global_context.", "skip_")):
+            if name.startswith(Colorizer.ADDITION_PREFIXES):
                 parameter.normal_(0, 0.05)
     path = tmp_path_factory.mktemp("checkpoint") / "fresh.pt"
     config = Config(global_context=1, skips=1)

@@ -31,6 +31,14 @@ class Colorizer(nn.Module):
     instead of the 1/8 grid. global_context: the window's mean encoder features are added everywhere, so a
     pixel's colour can depend on the whole scene beyond the receptive field."""
 
+    # Parameter-name prefixes of the optional additions: what a plain checkpoint lacks.
+    ADDITION_PREFIXES = ("global_context.", "skip_")
+
+    @classmethod
+    def from_config(cls, config: dict) -> Colorizer:
+        """The network a training config (train.train.Config as a dict) describes."""
+        return cls(bool(config.get("global_context", 0)), bool(config.get("skips", 0)))
+
     def __init__(self, global_context: bool = False, skips: bool = False) -> None:
         super().__init__()
         resnet = resnet18(weights=None)

@@ -66,10 +66,9 @@ PERFECT_MSE = 1e-4
 def masked_mean(values: torch.Tensor, mask: torch.Tensor | None, dim: tuple[int, ...] | None = None) -> torch.Tensor:
     """Mean over dim (None: all) of values [N, C, H, W], only where mask [N, 1, H, W] is 1 (None: everywhere)."""
     if mask is None:
-        return values.mean() if dim is None else values.mean(dim=dim)
-    if dim is None:
-        return (values * mask).sum() / (mask.sum() * values.shape[1])
-    return (values * mask).sum(dim=dim) / (mask.sum(dim=dim) * (values.shape[1] if 1 in dim else 1))
+        return values.mean(dim=dim)
+    mask = mask.expand_as(values)
+    return (values * mask).sum(dim=dim) / mask.sum(dim=dim)
 
 
 def per_photo_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -136,13 +135,12 @@ class Trainer:
         # CPU: bf16 autocast + channels_last (~3x plain fp32 here); CUDA: fp16 AMP with a grad scaler.
         self.amp_dtype = torch.float16 if cuda else torch.bfloat16
         self.scaler = torch.amp.GradScaler("cuda", enabled=cuda)
-        self.model = Colorizer(bool(config.global_context), bool(config.skips))
-        self.model.to(self.device, memory_format=torch.channels_last)
+        self.model = Colorizer.from_config(asdict(config)).to(self.device, memory_format=torch.channels_last)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.step, self.best_val = 0, float("inf")
         if checkpoint is None and config.init_from:
             missing, unexpected = self.model.load_state_dict(load_checkpoint(config.init_from)["model"], strict=False)
-            if unexpected or any(not key.startswith(("global_context.", "skip_")) for key in missing):
+            if unexpected or any(not key.startswith(Colorizer.ADDITION_PREFIXES) for key in missing):
                 raise ValueError(f"{config.init_from}: weights do not fit (missing {missing}, unexpected {unexpected})")
         if checkpoint is not None:
             self.model.load_state_dict(checkpoint["model"])
