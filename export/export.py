@@ -55,8 +55,6 @@ def metadata(checkpoint: dict) -> dict:
     config = checkpoint["config"]
     additions = [name for key, name in (("skips", "1/2 and 1/4 encoder skips"), ("global_context", "global context"))
                  if config.get(key)]
-    if config.get("context_blocks"):
-        additions.append(f"{config['context_blocks']} dilated context blocks")
     architecture = "resnet18[:6] encoder (1-channel conv1) + conv decoder" + "".join(f" + {a}" for a in additions)
     return {
         "colour_contract": colour.contract_metadata(),

@@ -23,39 +23,23 @@ def _zero_conv(in_channels: int, out_channels: int) -> nn.Conv2d:
     return conv
 
 
-class _ContextBlock(nn.Module):
-    """x + zero_conv(relu(bn(dilated 3x3 conv(x)))) at 1/8 size: more depth and a wider view where the decoder
-    decides the colours; starts as the identity."""
-
-    def __init__(self, channels: int, dilation: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation, bias=False),
-            nn.BatchNorm2d(channels), nn.ReLU(inplace=True), _zero_conv(channels, channels))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
 class Colorizer(nn.Module):
     """Normalised L [N, 1, H, W] -> normalised ab [N, 2, H, W]; H and W multiples of 8. No pretrained weights.
 
     Two optional decoder additions (off: the plain design). skips: the encoder's 1/2- and 1/4-size features are
     added (through 1x1 convs) to the decoder's at those sizes, so colour edges can follow the photo's edges
     instead of the 1/8 grid. global_context: the window's mean encoder features are added everywhere, so a
-    pixel's colour can depend on the whole scene beyond the receptive field. context_blocks: that many residual
-    dilated-conv blocks on the 1/8-size features (dilations 2, 4, ...)."""
+    pixel's colour can depend on the whole scene beyond the receptive field."""
 
     # Parameter-name prefixes of the optional additions: what a plain checkpoint lacks.
-    ADDITION_PREFIXES = ("global_context.", "skip_", "context_blocks.")
+    ADDITION_PREFIXES = ("global_context.", "skip_")
 
     @classmethod
     def from_config(cls, config: dict) -> Colorizer:
         """The network a training config (train.train.Config as a dict) describes."""
-        return cls(bool(config.get("global_context", 0)), bool(config.get("skips", 0)),
-                   int(config.get("context_blocks", 0)))
+        return cls(bool(config.get("global_context", 0)), bool(config.get("skips", 0)))
 
-    def __init__(self, global_context: bool = False, skips: bool = False, context_blocks: int = 0) -> None:
+    def __init__(self, global_context: bool = False, skips: bool = False) -> None:
         super().__init__()
         resnet = resnet18(weights=None)
         resnet.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -69,7 +53,6 @@ class Colorizer(nn.Module):
         self.global_context = nn.Sequential(
             nn.AdaptiveAvgPool2d(1), nn.Conv2d(128, 128, 1), nn.ReLU(inplace=True), _zero_conv(128, 128),
         ) if global_context else None
-        self.context_blocks = nn.ModuleList(_ContextBlock(128, dilation=2 ** (i + 1)) for i in range(context_blocks))
         self.skip_quarter = _zero_conv(64, 128) if skips else None  # layer1 (1/4) -> decoder input at 1/4
         self.skip_half = _zero_conv(64, 64) if skips else None  # stem after relu (1/2) -> decoder input at 1/2
 
@@ -79,8 +62,6 @@ class Colorizer(nn.Module):
         features = self.encoder[5](quarter)
         if self.global_context is not None:
             features = features + self.global_context(features)
-        for block in self.context_blocks:
-            features = block(features)
         if self.skip_quarter is None:
             return self.decoder(features)
         x = self.decoder[:4](features) + self.skip_quarter(quarter)

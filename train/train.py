@@ -37,12 +37,11 @@ class Config:
     min_lr: float = 2e-5
     warmup_steps: int = 300
     weight_decay: float = 0.0
-    loss: str = "mse"             # mse | l1 | huber | logmse | logdist on normalised ab; logmse_rgb on RGB
+    loss: str = "mse"             # mse | l1 | huber | logmse on normalised ab; logmse_rgb on RGB (per_photo_log_mse)
     log_mse_floor: float = 1e-4   # logmse(_rgb): log(MSE + this); larger values weigh nearly gray photos less
     lightness: str = "colour"     # the model's input L: the photo's own (colour) or its BGR2GRAY version's (gray)
     global_context: int = 0       # 1: the decoder also gets the window's mean features (model.Colorizer)
     skips: int = 0                # 1: the decoder also gets the encoder's 1/2 and 1/4 size features
-    context_blocks: int = 0       # residual dilated-conv blocks on the 1/8-size features (model.Colorizer)
     init_from: str = ""           # start from this checkpoint's weights (fresh optimizer and schedule, step 0)
     eval_interval: int = 500
     log_interval: int = 50
@@ -84,14 +83,6 @@ def per_photo_log_mse(prediction: torch.Tensor, target: torch.Tensor, floor: flo
     return torch.log(per_photo_mse(prediction, target, mask) + floor).mean()
 
 
-def per_photo_log_distance(prediction: torch.Tensor, target: torch.Tensor, floor: float,
-                           mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean over photos of log(mean ab distance + sqrt(floor)): per_photo_log_mse with the pixel's Euclidean ab
-    error in place of its square, the quantity AuC thresholds (a wrong pixel costs in proportion, not squared)."""
-    distance = (prediction.float() - target).square().sum(dim=1, keepdim=True).add(1e-12).sqrt()
-    return torch.log(masked_mean(distance, mask, dim=(1, 2, 3)) + math.sqrt(floor)).mean()
-
-
 def rgb_from_prediction(prediction: torch.Tensor, gray_lightness: torch.Tensor) -> torch.Tensor:
     """The BGR [0, 1] the runtime writes for a gray photo: its L with the predicted (normalised) ab."""
     return lab_to_bgr(gray_lightness, prediction.float() * AB_SCALE)
@@ -105,8 +96,6 @@ def loss_fn(config: Config, prediction: torch.Tensor, target: torch.Tensor, mask
         return per_photo_log_mse(rgb_from_prediction(prediction, gray_lightness), bgr, config.log_mse_floor, mask)
     if config.loss == "logmse":
         return per_photo_log_mse(prediction, target, config.log_mse_floor, mask)
-    if config.loss == "logdist":
-        return per_photo_log_distance(prediction, target, config.log_mse_floor, mask)
     elementwise = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": functools.partial(F.huber_loss, delta=0.1)}
     return masked_mean(elementwise[config.loss](prediction.float(), target, reduction="none"), mask)
 
