@@ -56,6 +56,7 @@ def metadata(checkpoint: dict) -> dict:
     additions = [name for key, name in (("skips", "1/2 and 1/4 encoder skips"), ("global_context", "global context"))
                  if config.get(key)]
     architecture = "resnet18[:6] encoder (1-channel conv1) + conv decoder" + "".join(f" + {a}" for a in additions)
+    averaged = {"averaged_from": checkpoint["averaged_from"]} if "averaged_from" in checkpoint else {}
     return {
         "colour_contract": colour.contract_metadata(),
         "model": {"name": "colorize", "architecture": architecture, "runtime_version": __version__},
@@ -64,7 +65,7 @@ def metadata(checkpoint: dict) -> dict:
         "data": checkpoint.get("data", {"train_folder": config["data"], "val_folder": config["val"]}),
         "val_loss": {"loss": config["loss"], "value": checkpoint["best_val"]},
         "exporter": {"torch": torch.__version__, "onnx_opset": OPSET, "dynamo": True},
-    }
+    } | averaged
 
 
 def sample_input(photo: Path) -> np.ndarray:

@@ -12,6 +12,8 @@ torch = pytest.importorskip("torch")
 from tests.conftest import photo_like  # noqa: E402
 from colorize_runtime import colour  # noqa: E402
 from train.colour_torch import lab_to_bgr  # noqa: E402
+from export.export import metadata as export_metadata  # noqa: E402
+from train.average import average_weights, main as average_main  # noqa: E402
 from train.data import runtime_view, to_tensors, valid_masks  # noqa: E402
 from train.model import Colorizer  # noqa: E402
 from train.train import Config, Trainer, load_checkpoint, main, per_photo_log_mse  # noqa: E402
@@ -179,3 +181,22 @@ def test_validate_prints_the_numbers_of_a_checkpoint_without_training(photo_fold
     numbers = json.loads(capsys.readouterr().out)
     assert {"val_mse", "val_mse_no_colour", "val_gain_db", "val_chroma_ratio"} <= set(numbers)
     assert not (tmp_path / "untouched").exists()  # nothing written
+
+
+def test_average_writes_the_mean_of_fine_tunes_as_a_checkpoint(photo_folders, tmp_path, capsys):
+    """python -m train.average: the element-wise mean of the weights, validated, in a checkpoint export takes."""
+    Trainer(small_config(photo_folders, tmp_path / "parent", max_steps=4)).run()
+    for seed in (1, 2):
+        Trainer(small_config(photo_folders, tmp_path / f"tune{seed}", max_steps=4, seed=seed,
+                             init_from=str(tmp_path / "parent" / "ckpt.pt"))).run()
+    paths = [str(tmp_path / f"tune{seed}" / "ckpt.pt") for seed in (1, 2)]
+    capsys.readouterr()
+    numbers = average_main([str(tmp_path / "soup.pt"), *paths])
+    assert json.loads(capsys.readouterr().out) == numbers
+    soup, first, second = (load_checkpoint(p) for p in (tmp_path / "soup.pt", *paths))
+    weight = "decoder.0.weight"
+    assert torch.allclose(soup["model"][weight], (first["model"][weight] + second["model"][weight]) / 2)
+    assert soup["best_val"] == numbers["val_loss"] and soup["averaged_from"] == paths
+    assert export_metadata(soup)["averaged_from"] == paths
+    with pytest.raises(ValueError, match="architectures"):
+        average_weights([first["model"], Colorizer(skips=True).state_dict()])
