@@ -4,8 +4,8 @@ python -m train.average OUT.pt CKPT CKPT [...] [--val DIR] [--val-size PX].
 Fine-tunes that start from the same weights stay in one basin of the loss, so their mean is a network too, and
 usually a better one than each: their checkpoint-to-checkpoint noise averages out (Wortsman et al. 2022, "Model
 soups"). The result is a checkpoint that `python -m export` takes: its step is the largest of theirs,
-averaged_from lists them, and its best_val is the averaged weights' own
-validation loss, measured here with the first checkpoint's config (its loss, --val and --val-size unless given)."""
+averaged_from lists them, and its best_val is the averaged weights' own validation loss, measured here with the
+first checkpoint's config (its loss, --val and --val-size unless given)."""
 from __future__ import annotations
 
 import argparse

@@ -37,7 +37,8 @@ def plot(runs: list[tuple[str, list[dict]]], output: Path) -> None:
     axes = figure.subplots(1, len(runs), squeeze=False)[0]
     offset = 0
     for axis, (name, records) in zip(axes, runs):
-        axis.plot(*series(records, "train_loss", offset), label="train (the run's training windows)", color="tab:blue", alpha=0.6)
+        axis.plot(*series(records, "train_loss", offset), label="train (the run's training windows)", color="tab:blue",
+                  alpha=0.6)
         axis.plot(*series(records, "val_loss", offset), "o-", label="val", color="tab:orange",
                   markersize=3)
         axis.plot(*series(records, "val_loss_no_colour", offset), "--", label="val, no colour (ab = 0)", color="gray")
