@@ -355,13 +355,13 @@ def test_model_options_reach_the_colorizer_and_omitted_ones_are_not_passed(run, 
     photo = write_photo(tmp_path / "a.jpg")
     run(photo, "--force")
     run(photo, "--force", "--providers", "cpu", "--threads", "2", "--stride", "64", "--blend", "weighted",
-        "--saturation", "0.5", "--size", "full", "--precision", "int8")
-    run(photo, "--force", "--size", "512")
+        "--saturation", "0.5", "--size", "full", "--precision", "int8", "--no-mirror")
+    run(photo, "--force", "--size", "512", "--mirror")
     assert RecordingColorizer.created == [
         (str(pointwise_onnx), {}),
         (str(pointwise_onnx), {"providers": "cpu", "threads": 2, "stride": 64, "blend": "weighted",
-                               "saturation": 0.5, "size": None, "precision": "int8"}),
-        (str(pointwise_onnx), {"size": 512}),
+                               "saturation": 0.5, "size": None, "precision": "int8", "mirror": False}),
+        (str(pointwise_onnx), {"size": 512, "mirror": True}),
     ]
 
 

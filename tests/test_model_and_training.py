@@ -16,7 +16,7 @@ from export.export import metadata as export_metadata  # noqa: E402
 from train.average import average_weights, main as average_main  # noqa: E402
 from train.data import runtime_view, to_tensors, valid_masks  # noqa: E402
 from train.model import Colorizer  # noqa: E402
-from train.train import Config, Trainer, load_checkpoint, main, per_photo_log_mse  # noqa: E402
+from train.train import Config, Trainer, load_checkpoint, main, per_photo_distance, per_photo_log_mse  # noqa: E402
 
 
 def test_output_is_ab_at_input_size():
@@ -113,6 +113,21 @@ def test_fine_tuning_from_weights_with_the_per_photo_log_loss(photo_folders, tmp
         return float(per_photo_log_mse(truth + 2 * error, truth) - per_photo_log_mse(truth + error, truth))
 
     assert doubling_cost(0.05) == pytest.approx(doubling_cost(0.2), abs=0.05)  # in dB, whatever its size
+
+
+def test_distance_loss_is_the_mean_euclidean_ab_error_that_auc_thresholds():
+    """--loss distance: each photo's mean Euclidean ab error over its own pixels (mask), averaged over photos."""
+    truth = torch.zeros(2, 2, 4, 4)
+    prediction = truth.clone()
+    prediction[0, 0], prediction[0, 1] = 0.3, 0.4                  # photo 1: off by 0.5 everywhere
+    prediction[1, 0, :2] = 0.1                                     # photo 2: off by 0.1 on its top half
+    assert float(per_photo_distance(prediction, truth)) == pytest.approx((0.5 + 0.05) / 2, abs=1e-4)
+    top_half = torch.zeros(2, 1, 4, 4)
+    top_half[:, :, :2] = 1
+    assert float(per_photo_distance(prediction, truth, top_half)) == pytest.approx((0.5 + 0.1) / 2, abs=1e-4)
+    prediction.requires_grad_(True)
+    per_photo_distance(prediction, truth).backward()                # finite where the error is zero
+    assert torch.isfinite(prediction.grad).all()
 
 
 def test_lab_to_bgr_inverts_the_colour_contract_and_clips_like_opencv():

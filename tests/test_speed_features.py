@@ -43,6 +43,25 @@ def test_batched_vectorised_stitching_equals_the_plain_window_loop(fresh_onnx, b
                                    plain_window_loop(colorizer, lightness_plane, blend), atol=1e-3)
 
 
+def test_mirror_is_on_at_a_working_resolution_and_off_at_native_resolution(pointwise_onnx):
+    assert Colorizer(pointwise_onnx, providers="cpu").mirror                  # one more pass of a small image
+    assert not Colorizer(pointwise_onnx, providers="cpu", size=None).mirror   # it would double the run time
+    assert not Colorizer(pointwise_onnx, providers="cpu", mirror=False).mirror
+    assert Colorizer(pointwise_onnx, providers="cpu", size=None, mirror=True).mirror
+
+
+def test_mirror_averages_the_photo_and_its_mirror_image_so_a_mirrored_photo_gets_mirrored_colours(fresh_onnx):
+    """mirror (the default) = the mean of the photo's colours and its mirror image's, flipped back; a photo
+    flipped left to right therefore comes out exactly flipped, whatever the network's own asymmetries."""
+    photo = photo_like(200, 300)
+    one_view = Colorizer(fresh_onnx, providers="cpu", size=None, mirror=False)
+    both = Colorizer(fresh_onnx, providers="cpu", size=None, mirror=True)
+    expected = (one_view.predict_colour(photo) + one_view.predict_colour(photo[:, ::-1])[:, ::-1]) / 2
+    np.testing.assert_allclose(both.predict_colour(photo), expected, atol=1e-4)
+    assert np.abs(one_view.predict_colour(photo) - expected).max() > 0.1  # this untrained network is not symmetric
+    np.testing.assert_array_equal(both.colorize(np.ascontiguousarray(photo[:, ::-1])), both.colorize(photo)[:, ::-1])
+
+
 def test_export_writes_an_int8_model_whose_colours_are_close_to_fp32(fresh_onnx, fresh):
     assert int8_model_path(fresh_onnx).is_file()
     int8 = Colorizer(fresh_onnx, providers="cpu", precision="int8")

@@ -133,7 +133,7 @@ def format_table(summaries: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-RUNTIME_OPTIONS = ("providers", "stride", "size", "blend", "saturation", "precision")
+RUNTIME_OPTIONS = ("providers", "stride", "size", "blend", "saturation", "precision", "mirror")
 
 
 def _size(text: str) -> int | None:
@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     runtime.add_argument("--blend", help="window blending: mean | weighted")
     runtime.add_argument("--saturation", type=float, help="scale of the predicted ab")
     runtime.add_argument("--precision", help="fp32 | int8")
+    runtime.add_argument("--mirror", action=argparse.BooleanOptionalAction,
+                         help="average with the mirrored photo's colours (the runtime's default: on, off with "
+                              "--size full)")
     return parser
 
 
@@ -169,7 +172,7 @@ def run_config(args: argparse.Namespace, colorizer: Colorizer, options: dict) ->
         "gray_input": "cv2.cvtColor(original, COLOR_BGR2GRAY), 1 channel",
         "runtime_options_given": options,
         "runtime": {"stride": colorizer.stride, "size": colorizer.size, "blend": colorizer.blend,
-                    "saturation": colorizer.saturation, "precision": colorizer.precision,
+                    "saturation": colorizer.saturation, "precision": colorizer.precision, "mirror": colorizer.mirror,
                     "provider": colorizer.session.get_providers()[0], "threads": args.threads},
     }
 

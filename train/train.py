@@ -37,7 +37,7 @@ class Config:
     min_lr: float = 2e-5
     warmup_steps: int = 300
     weight_decay: float = 0.0
-    loss: str = "mse"             # mse | l1 | huber | logmse on normalised ab; logmse_rgb on RGB (per_photo_log_mse)
+    loss: str = "mse"             # mse | l1 | huber | logmse | distance on normalised ab; logmse_rgb on RGB
     log_mse_floor: float = 1e-4   # logmse(_rgb): log(MSE + this); larger values weigh nearly gray photos less
     lightness: str = "colour"     # the model's input L: the photo's own (colour) or its BGR2GRAY version's (gray)
     global_context: int = 0       # 1: the decoder also gets the window's mean features (model.Colorizer)
@@ -83,6 +83,14 @@ def per_photo_log_mse(prediction: torch.Tensor, target: torch.Tensor, floor: flo
     return torch.log(per_photo_mse(prediction, target, mask) + floor).mean()
 
 
+def per_photo_distance(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
+                       ) -> torch.Tensor:
+    """Mean over photos of the mean Euclidean ab error: what AuC measures (AuC = 1 - mean min(error, 150) / 150),
+    so this loss aims at AuC as logmse aims at PSNR. The tiny epsilon keeps the gradient finite at zero error."""
+    error = (prediction.float() - target).square().sum(dim=1, keepdim=True).add(1e-8).sqrt()
+    return masked_mean(error, mask, dim=(1, 2, 3)).mean()
+
+
 def rgb_from_prediction(prediction: torch.Tensor, gray_lightness: torch.Tensor) -> torch.Tensor:
     """The BGR [0, 1] the runtime writes for a gray photo: its L with the predicted (normalised) ab."""
     return lab_to_bgr(gray_lightness, prediction.float() * AB_SCALE)
@@ -96,6 +104,8 @@ def loss_fn(config: Config, prediction: torch.Tensor, target: torch.Tensor, mask
         return per_photo_log_mse(rgb_from_prediction(prediction, gray_lightness), bgr, config.log_mse_floor, mask)
     if config.loss == "logmse":
         return per_photo_log_mse(prediction, target, config.log_mse_floor, mask)
+    if config.loss == "distance":
+        return per_photo_distance(prediction, target, mask)
     elementwise = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": functools.partial(F.huber_loss, delta=0.1)}
     return masked_mean(elementwise[config.loss](prediction.float(), target, reduction="none"), mask)
 
