@@ -51,7 +51,7 @@ def test_mirror_is_on_at_a_working_resolution_and_off_at_native_resolution(point
 
 
 def test_mirror_averages_the_photo_and_its_mirror_image_so_a_mirrored_photo_gets_mirrored_colours(fresh_onnx):
-    """mirror (the default) = the mean of the photo's colours and its mirror image's, flipped back; a photo
+    """mirror = the mean of the photo's colours and its mirror image's, flipped back; a photo
     flipped left to right therefore comes out exactly flipped, whatever the network's own asymmetries."""
     photo = photo_like(200, 300)
     one_view = Colorizer(fresh_onnx, providers="cpu", size=None, mirror=False)
