@@ -249,16 +249,40 @@ class Colorizer:
         photo scaled down (INTER_AREA, as training scales its photos) until its short side is `size`, or the photo
         itself when it is no larger or size is None. colour.recolour scales ab back up to the photo: colour is
         low-frequency, and the photo's full-resolution lightness keeps the detail."""
+        return self.colour_of_lightness(self.working_lightness(image))
+
+    def working_lightness(self, image: np.ndarray) -> np.ndarray:
+        """Gray (H, W) or BGR (H, W, 3), uint8 or uint16 -> float32 L (h, w) at the working resolution (see
+        predict_colour): what the network sees."""
         h, w = image.shape[:2]
         if self.size is not None and min(h, w) > self.size:
             scale = self.size / min(h, w)
             image = scale_down(image, max(1, round(w * scale)), max(1, round(h * scale)))
-        plane = (colour.lightness_16bit if image.dtype == np.uint16 else colour.lightness)(image)
+        return (colour.lightness_16bit if image.dtype == np.uint16 else colour.lightness)(image)
+
+    def colour_of_lightness(self, plane: np.ndarray, mirror: bool | None = None) -> np.ndarray:
+        """Float32 L (h, w) at the working resolution -> float32 ab (h, w, 2): predict_ab, averaged with the
+        mirrored plane's prediction when mirror (None: the Colorizer's own setting)."""
         ab = self.predict_ab(plane)
-        if self.mirror:
+        if self.mirror if mirror is None else mirror:
             ab += self.predict_ab(np.ascontiguousarray(plane[:, ::-1]))[:, ::-1]
             ab *= np.float32(0.5)
         return ab
+
+    def colorize_frames(self, frames, temporal_smoothing: float | None = None):
+        """Colourise a film's frames in order (an iterable of arrays as colorize takes them) -> an iterator of
+        BGR frames, the colour smoothed over time and reset at scene cuts: video.colorize_frames. For apps that
+        decode and encode video themselves; needs no PyAV."""
+        from colorize_runtime import video
+
+        return video.colorize_frames(self, frames, temporal_smoothing)
+
+    def colorize_video(self, source: str | Path, target: str | Path, **options):
+        """Colourise a video file into target (H.264; audio and subtitles copied): video.colorize_video, whose
+        keywords it takes (force, crf, temporal_smoothing, progress). Needs colorize-runtime[video] (PyAV)."""
+        from colorize_runtime import video
+
+        return video.colorize_video(self, source, target, **options)
 
 
 def colorize(image: np.ndarray, **options) -> np.ndarray:

@@ -1,0 +1,481 @@
+"""Videos: a film colourised frame by frame, its colour steady over time, its sound and subtitles kept.
+
+PyAV (the FFmpeg libraries inside its wheels; the extra ``colorize-runtime[video]``) demuxes, decodes, encodes
+and muxes; no ffmpeg program is run. Each frame's lightness is its luma (for black-and-white footage, the gray
+level itself), the network sees it at the Colorizer's working resolution, and the predicted ab is smoothed over
+time there (TemporalSmoother) before colour.recolour combines it with the frame's full-resolution lightness.
+The output is H.264 at the input's frame size, frame rate, time base (where the container allows: Matroska's is
+always 1/1000), timestamps and rotation; every audio and subtitle stream the output container can hold is
+copied packet for packet. Frames stream through bounded queues between three threads (decode, network,
+recolour + encode), so memory does not grow with the film's length.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from colorize_runtime import colour
+from colorize_runtime.errors import ColorizeError
+
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+                    ".wmv", ".flv", ".3gp", ".ogv")
+# output extension -> FFmpeg muxer; an input's output keeps its container family (MP4 and QuickTime stay so,
+# everything else becomes Matroska, which holds any audio and subtitle codec)
+OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+DEFAULT_CRF = 20  # libx264's constant rate factor: 0 lossless, 23 its own default, 51 worst
+ENCODER_PRESET = "veryfast"
+# The weight of the past frames' colour (0 turns smoothing off); chosen with python -m benchmarks.video
+DEFAULT_TEMPORAL_SMOOTHING = 0.8
+MATCH_LIGHTNESS = 6.0  # L units: a pixel whose lightness (5 x 5 mean) differs this much from its motion-
+#                        compensated past keeps 1/e of the smoothing weight
+CUT_LIGHTNESS, CUT_FRACTION = 15.0, 0.5  # a scene cut: over half the pixels differ from their past by > 15 L
+QUEUE_FRAMES = 4  # frames waiting between two threads
+INSTALL_HINT = "reading videos needs PyAV: pip install colorize-runtime[video]"
+
+
+class VideoFileError(ColorizeError):
+    """A video that cannot be read or written; the message is the reason, without the path."""
+
+
+def is_video(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def output_extension(source: str | Path) -> str:
+    """The extension of a video's output: .mp4 for MP4 and .m4v, .mov for QuickTime, .mkv for the rest."""
+    extension = Path(source).suffix.lower()
+    return extension if extension in (".mp4", ".mov") else ".mp4" if extension == ".m4v" else ".mkv"
+
+
+def _import_av():
+    try:
+        import av
+    except ImportError:
+        raise VideoFileError(INSTALL_HINT) from None
+    return av
+
+
+class TemporalSmoother:
+    """An exponential moving average of the predicted ab over time, at the working resolution, that follows
+    motion: the running average is warped onto each new frame with dense optical flow (OpenCV's DIS, a
+    millisecond at 160 px), and its weight falls where the warped lightness does not match the new frame
+    (occlusions, objects entering) and drops to 0 at a scene cut. strength is the weight of the past (0 < s < 1):
+    0.8 averages about the last 5 frames' guesses, so grain and small motion no longer make the colour flicker."""
+
+    def __init__(self, strength: float) -> None:
+        self.strength = np.float32(strength)
+        self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self.past_lightness: np.ndarray | None = None
+        self.past_ab: np.ndarray | None = None
+        self.cuts = 0
+
+    def __call__(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """L (h, w) and the network's ab (h, w, 2) of the next frame -> the smoothed ab (h, w, 2)."""
+        if self.past_lightness is None or self.past_lightness.shape != lightness.shape:
+            return self._remember(lightness, ab)
+        scale = np.float32(255 / 100)
+        flow = self.flow.calc(cv2.convertScaleAbs(lightness, alpha=scale),
+                              cv2.convertScaleAbs(self.past_lightness, alpha=scale), None)
+        h, w = lightness.shape
+        flow[..., 0] += np.arange(w, dtype=np.float32)  # flow -> sampling map: pixel x came from x + flow(x)
+        flow[..., 1] += np.arange(h, dtype=np.float32)[:, None]
+        past_lightness = cv2.remap(self.past_lightness, flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # the difference averaged over 5 x 5 pixels: grain cancels out, a real mismatch (an occlusion) does not
+        difference = np.abs(cv2.blur(lightness - past_lightness, (5, 5)))
+        if np.count_nonzero(difference > CUT_LIGHTNESS) > CUT_FRACTION * difference.size:
+            self.cuts += 1
+            return self._remember(lightness, ab)
+        past_ab = cv2.remap(self.past_ab, flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        weight = self.strength * np.exp(-np.square(difference * np.float32(1 / MATCH_LIGHTNESS)))[..., None]
+        return self._remember(lightness, ab + weight * (past_ab - ab))
+
+    def _remember(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        self.past_lightness, self.past_ab = lightness, ab
+        return ab
+
+
+def smoothing_strength(temporal_smoothing: float | None) -> float:
+    """The smoothing strength to use (None: the default); ColorizeError if it is outside [0, 1)."""
+    strength = DEFAULT_TEMPORAL_SMOOTHING if temporal_smoothing is None else float(temporal_smoothing)
+    if not 0 <= strength < 1:
+        raise ColorizeError(f"temporal smoothing must be at least 0 and below 1, not {temporal_smoothing}")
+    return strength
+
+
+class FrameColorizer:
+    """The colour of a film's frames, one after another: the network's ab at the working resolution for each
+    frame, smoothed over time (TemporalSmoother; strength 0: each frame alone). rotation (degrees counter-
+    clockwise, multiples of 90, as a video's display matrix gives it) turns what the network sees upright.
+    One network pass a frame (mirror None: off, unlike photos): the smoothing averages many frames' guesses,
+    which the mirror pass would only repeat at twice the cost."""
+
+    def __init__(self, colorizer, temporal_smoothing: float | None = None, rotation: int = 0,
+                 mirror: bool | None = None) -> None:
+        strength = smoothing_strength(temporal_smoothing)
+        self.colorizer = colorizer
+        self.smoother = TemporalSmoother(strength) if strength else None
+        self.turns = round(rotation / 90) % 4
+        self.mirror = bool(mirror)
+
+    @property
+    def cuts(self) -> int:
+        return self.smoother.cuts if self.smoother else 0
+
+    def colour(self, image: np.ndarray) -> np.ndarray:
+        """Gray (H, W) or BGR (H, W, 3) frame -> float32 ab (h, w, 2) at the working resolution."""
+        lightness = np.ascontiguousarray(np.rot90(self.colorizer.working_lightness(image), self.turns))
+        ab = self.colorizer.colour_of_lightness(lightness, mirror=self.mirror)
+        if self.smoother:
+            ab = self.smoother(lightness, ab)
+        return np.rot90(ab, -self.turns)
+
+
+def colorize_frames(colorizer, frames: Iterable[np.ndarray], temporal_smoothing: float | None = None,
+                    mirror: bool | None = None) -> Iterator[np.ndarray]:
+    """Colourise frames in order: gray (H, W) or BGR (H, W, 3), uint8 or uint16 -> BGR frames of the same size
+    and dtype, their colour smoothed over time (strength temporal_smoothing, default DEFAULT_TEMPORAL_SMOOTHING,
+    0 off) and reset at scene cuts. Frames are taken one at a time, so any length streams."""
+    film = FrameColorizer(colorizer, temporal_smoothing, mirror=mirror)
+    for image in frames:
+        if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3) or image.size == 0 \
+                or (image.ndim == 3 and image.shape[2] != 3):
+            raise ColorizeError(f"expected a gray (H, W) or BGR (H, W, 3) uint8 or uint16 frame, "
+                                f"got {image.dtype} {image.shape}")
+        yield colour.recolour(image, film.colour(image))
+
+
+@dataclass
+class VideoResult:
+    """What colorize_video did: frames written, size (coded, before rotation), seconds taken, scene cuts found,
+    and notes (streams that could not be copied)."""
+    target: Path
+    frames: int
+    width: int
+    height: int
+    seconds: float
+    cuts: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+def _reason(error: Exception) -> str:
+    """An FFmpeg error as a reason: its message without the errno and the file name PyAV adds."""
+    return getattr(error, "strerror", None) or str(error).split(";")[0] or type(error).__name__
+
+
+class _Stop(Exception):
+    """Raised in a worker thread when the pipeline is shutting down (an error elsewhere, or Ctrl-C)."""
+
+
+class _Pipe:
+    """A bounded queue between two pipeline threads that gives up when the pipeline stops."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.queue: queue.Queue = queue.Queue(QUEUE_FRAMES)
+        self.stop = stop
+
+    def put(self, item) -> None:
+        while not self.stop.is_set():
+            try:
+                return self.queue.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+        raise _Stop
+
+    def get(self):
+        while not self.stop.is_set():
+            try:
+                return self.queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        raise _Stop
+
+
+_END = object()  # the last item through a pipe
+
+
+class _Failure:
+    """An exception raised in a worker thread, passed down the pipeline to be raised in the caller's."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _worker(target: Callable[[], None], output: _Pipe) -> threading.Thread:
+    def run() -> None:
+        try:
+            target()
+        except _Stop:
+            pass
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread, which raises it
+            try:
+                output.put(_Failure(error))
+            except _Stop:
+                pass
+
+    thread = threading.Thread(target=run, name=f"colorize-video-{target.__name__}", daemon=True)
+    thread.start()
+    return thread
+
+
+_TV_TO_FULL_RANGE = np.clip(np.round((np.arange(256) - 16) * (255 / 219)), 0, 255).astype(np.uint8)[None]
+_PLANAR_YUV = ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray")
+
+
+def _luma(frame) -> np.ndarray:
+    """A decoded frame's lightness as a full-range gray uint8 (H, W): the Y plane itself for 8-bit YUV (range
+    expanded with a table when it is TV range), else FFmpeg's conversion to gray."""
+    if frame.format.name not in _PLANAR_YUV:
+        return frame.to_ndarray(format="gray")
+    plane = frame.planes[0]
+    y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
+    full_range = frame.format.name.startswith("yuvj") or frame.format.name == "gray" or frame.color_range == 2
+    return np.ascontiguousarray(y) if full_range else cv2.LUT(y, _TV_TO_FULL_RANGE)
+
+
+def _open_input(av, source: Path):
+    try:
+        size = source.stat().st_size
+    except FileNotFoundError:
+        raise VideoFileError("no such file") from None
+    except OSError as error:
+        raise VideoFileError(f"cannot read: {error.strerror or error}") from None
+    if source.is_dir():
+        raise VideoFileError("is a folder, not a video file")
+    if size == 0:
+        raise VideoFileError("empty file (0 bytes)")
+    try:
+        container = av.open(str(source), metadata_errors="ignore")
+    except PermissionError:
+        raise VideoFileError("permission denied") from None
+    except (av.FFmpegError, OSError, ValueError) as error:
+        raise VideoFileError(f"not a video FFmpeg can read, or truncated or damaged ({_reason(error)})") from None
+    if not container.streams.video:
+        kinds = sorted({stream.type for stream in container.streams})
+        container.close()
+        raise VideoFileError("no video stream" + (f" (only {', '.join(kinds)})" if kinds else ""))
+    stream = container.streams.video[0]
+    if stream.codec_context is None or not stream.codec_context.codec.is_decoder:
+        container.close()
+        raise VideoFileError(f"unsupported video codec ({stream.codec_context and stream.codec_context.name})")
+    stream.thread_type = "AUTO"
+    return container, stream
+
+
+def _copyable_streams(output, container, notes: list[str]) -> list:
+    """The audio and subtitle streams the output container can hold; a note for each other one."""
+    copyable = []
+    for stream in container.streams:
+        if stream.type not in ("audio", "subtitle"):
+            continue
+        name = stream.codec_context.name if stream.codec_context else stream.codec.name
+        if name in output.supported_codecs:
+            copyable.append(stream)
+        else:
+            notes.append(f"{stream.type} stream {stream.index} ({name}) not copied: {output.format.name} cannot "
+                         f"hold it (a .mkv output can)")
+    return copyable
+
+
+def _add_video_stream(output, stream, width: int, height: int, crf: int, rotation: int):
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    encoder = output.add_stream("libx264", rate=rate)
+    encoder.width, encoder.height = width, height
+    even = width % 2 == 0 and height % 2 == 0
+    encoder.pix_fmt = "yuv420p" if even else "yuv444p"  # 4:2:0 needs even sizes
+    encoder.time_base = stream.time_base
+    encoder.codec_context.time_base = stream.time_base
+    encoder.codec_context.colorspace = 5  # BT.470 BG = BT.601, as cv2's BGR -> I420 conversion
+    encoder.codec_context.color_range = 1  # TV (MPEG) range
+    encoder.options = {"crf": str(crf), "preset": ENCODER_PRESET}
+    if rotation:
+        encoder.set_display_rotation(rotation)
+    return encoder
+
+
+def _yuv_frame(av, bgr: np.ndarray, pix_fmt: str):
+    if pix_fmt == "yuv420p":  # OpenCV's conversion: BT.601, TV range, ~5x faster than FFmpeg's
+        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+    else:
+        frame = av.VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format=pix_fmt, dst_colorspace=5,
+                                                                        dst_color_range=1)
+    frame.colorspace, frame.color_range = 5, 1
+    return frame
+
+
+def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: bool = False,
+                   crf: int = DEFAULT_CRF, temporal_smoothing: float | None = None,
+                   progress: Callable[[int, int | None], None] | None = None) -> VideoResult:
+    """Colourise a video file into target (.mp4, .mov or .mkv: the muxer): H.264 at crf, the colour smoothed
+    over time (temporal_smoothing: the weight of the past, default DEFAULT_TEMPORAL_SMOOTHING, 0 off), audio and
+    subtitle streams copied. progress(frames done, frames in the file or None) is called after each frame.
+
+    The rules of colorize-run: the input is never overwritten, even with force; an existing target raises
+    files.OutputExistsError unless force; the video is written to a temporary file beside target and renamed when
+    complete, so an error or Ctrl-C leaves nothing behind. Raises VideoFileError (a ColorizeError) with the
+    reason; streams that could not be copied are listed in the result's notes."""
+    from colorize_runtime import files
+
+    av = _import_av()
+    source, target = Path(source), Path(target)
+    muxer = OUTPUT_FORMATS.get(target.suffix.lower())
+    if muxer is None:
+        raise VideoFileError(f"cannot write {target.suffix or 'files without an extension'} videos "
+                             f"(use {', '.join(OUTPUT_FORMATS)})")
+    if not 0 <= crf <= 51:
+        raise ColorizeError(f"crf must be between 0 and 51, not {crf}")
+    files.check_target(source, target, force)
+    smoothing_strength(temporal_smoothing)  # checked before the file is opened
+    container, stream = _open_input(av, source)
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with container:
+            result = _transcode(av, colorizer, container, stream, temporary, muxer, crf, temporal_smoothing, progress)
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    result.target = target
+    return result
+
+
+def _transcode(av, colorizer, container, stream, temporary: Path, muxer: str, crf: int,
+               temporal_smoothing: float | None, progress) -> VideoResult:
+    started = time.perf_counter()
+    notes: list[str] = []
+    stop = threading.Event()
+    decoded, coloured = _Pipe(stop), _Pipe(stop)
+    first = {}  # the first frame, decoded before the output is set up (it gives the rotation)
+    total = stream.frames or None
+
+    def frames():
+        """Decoded frames in order, with the other streams' packets between them as they come in the file."""
+        try:
+            for packet in container.demux(stream, *copyable):
+                if packet.stream is stream:
+                    yield from packet.decode()
+                elif packet.dts is not None:
+                    yield packet
+        except av.FFmpegError as error:
+            raise VideoFileError(f"truncated or damaged video ({_reason(error)})") from None
+
+    try:
+        output = av.open(str(temporary), "w", format=muxer)
+    except (av.FFmpegError, OSError) as error:
+        raise VideoFileError(f"cannot write {temporary.parent}: {_reason(error)}") from None
+    with output:
+        copyable = _copyable_streams(output, container, notes)
+        items = frames()
+        for item in items:
+            if isinstance(item, av.VideoFrame):
+                first["frame"] = item
+                break
+            first.setdefault("packets", []).append(item)
+        if "frame" not in first:
+            raise VideoFileError("no video frame could be decoded (truncated or damaged)")
+        frame = first["frame"]
+        rotation = round(frame.rotation or 0)
+        film = FrameColorizer(colorizer, temporal_smoothing, rotation)
+        encoder = _add_video_stream(output, stream, frame.width, frame.height, crf, rotation)
+        copies = {copied.index: output.add_stream_from_template(copied) for copied in copyable}
+
+        def decode() -> None:
+            for packet in first.get("packets", []):
+                decoded.put(packet)
+            decoded.put((_luma(frame), frame.pts, frame.time))
+            for item in items:
+                decoded.put((_luma(item), item.pts, item.time) if isinstance(item, av.VideoFrame) else item)
+            decoded.put(_END)
+
+        def colourise() -> None:
+            while (item := decoded.get()) is not _END:
+                if isinstance(item, tuple):
+                    gray, pts, seconds = item
+                    item = (gray, film.colour(gray), pts, seconds)
+                coloured.put(item)
+            coloured.put(_END)
+
+        threads = [_worker(decode, decoded), _worker(colourise, coloured)]
+        count, last_time, next_pts = 0, 0.0, 0
+        try:
+            while (item := coloured.get()) is not _END:
+                if isinstance(item, _Failure):
+                    raise item.error
+                if isinstance(item, tuple):
+                    gray, ab, pts, seconds = item
+                    out_frame = _yuv_frame(av, colour.recolour(gray, ab), encoder.pix_fmt)
+                    out_frame.pts = pts if pts is not None else next_pts
+                    out_frame.time_base = stream.time_base
+                    next_pts = out_frame.pts + 1
+                    for packet in encoder.encode(out_frame):
+                        output.mux(packet)
+                    count += 1
+                    last_time = seconds if seconds is not None else last_time
+                    if progress:
+                        progress(count, total)
+                else:
+                    item.stream = copies[item.stream.index]
+                    output.mux(item)
+            for packet in encoder.encode():
+                output.mux(packet)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+    _check_complete(container, stream, count, last_time)
+    return VideoResult(Path(), count, frame.width, frame.height, time.perf_counter() - started, film.cuts, notes)
+
+
+def _check_complete(container, stream, count: int, last_time: float) -> None:
+    """A file cut short often decodes without an error until it ends: compare with the length its header
+    announces (the frame count where the container stores one, else the duration)."""
+    if stream.frames and count < stream.frames * 0.9:
+        raise VideoFileError(f"truncated video: {count} of {stream.frames} frames could be decoded")
+    expected = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else \
+        (container.duration / 1e6 if container.duration else None)
+    if expected and last_time < expected * 0.9 - 0.5:
+        raise VideoFileError(f"truncated video: it ends at {last_time:.1f} s of {expected:.1f} s")
+
+
+def colorize_for_command_line(colorizer, source: Path, target: Path, args, note: Callable[[str], None]) -> tuple:
+    """colorize_video with colorize-run's options (--force, --crf, --temporal-smoothing), a progress bar in
+    frames on a terminal (tqdm: rate and time left), notes for the streams not copied and, with -v, the frame
+    rate. Returns the frame size (width, height)."""
+    import sys
+
+    bar = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(file=sys.stderr, unit="frame", leave=False, desc=source.name)
+
+    def progress(done: int, total: int | None) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.update(1)
+
+    try:
+        result = colorize_video(colorizer, source, target, force=args.force, crf=args.crf,
+                                temporal_smoothing=args.temporal_smoothing, progress=progress if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    for message in result.notes:
+        note(message)
+    if args.verbose:
+        note(f"{result.frames} frames, {result.fps:.1f} frames per second, {result.cuts} scene cuts")
+    return result.width, result.height
