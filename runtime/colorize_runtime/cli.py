@@ -45,7 +45,7 @@ def _size(text: str) -> int | None:
     return None if text == "full" else _positive_int(text)
 
 
-def _saturation(text: str) -> float:
+def _non_negative(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs (never an input)")
     parser.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                         help="refuse larger images, before decoding them (default: %(default)s)")
+    parser.add_argument("--report", metavar="FILE",
+                        help="also write one JSON line per photo to FILE: path, output, status (written, skipped, "
+                             "failed), reason, seconds")
     # Model options left out are not passed on, so that the Colorizer's own defaults apply.
     model = parser.add_argument_group("model", argument_default=argparse.SUPPRESS)
     model.add_argument("--model", metavar="PATH", default=os.environ.get("COLORIZE_MODEL"),
@@ -85,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--stride", type=_positive_int, metavar="PX", help="window step (default: half a window)")
     model.add_argument("--blend", choices=["mean", "weighted"],
                        help="combine overlapping windows by plain average, or weighted to hide seams")
-    model.add_argument("--saturation", type=_saturation, metavar="F", help="scales the colour (1: as predicted)")
+    model.add_argument("--saturation", type=_non_negative, metavar="F", help="scales the colour (1: as predicted)")
     model.add_argument("--size", type=_size, metavar="PX|full",
                        help="short side at which the network sees the photo (default: 160), or full: "
                             "windows over the photo at its native resolution")
@@ -93,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--mirror", action=argparse.BooleanOptionalAction,
                        help="also colour the mirrored photo and average the two: slightly better colour for a "
                             "second network pass (default: on, off with --size full)")
+    ray = parser.add_argument_group("Ray cluster (needs colorize-runtime[ray]; every path, the model's too, must "
+                                    "be the same on every node: a shared file system)")
+    ray.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                     help="colourise on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT, as ray.init takes it; "
+                          "no ADDRESS: a Ray started on this machine (then put --ray after the photos)")
+    ray.add_argument("--ray-workers", type=_positive_int, metavar="N",
+                     help="Colorizer workers (default: as many as the cluster's CPUs, or GPUs, allow)")
+    ray.add_argument("--ray-cpus-per-worker", type=_non_negative, metavar="F",
+                     help="CPUs each worker reserves, and its network threads unless --threads (default: 1)")
+    ray.add_argument("--ray-gpus-per-worker", type=_non_negative, metavar="F",
+                     help="GPUs each worker reserves (default: 0)")
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     verbosity.add_argument("-v", "--verbose", action="store_true", help="also print the model and timings")
@@ -181,6 +195,9 @@ def plan(args: argparse.Namespace) -> list[Job]:
         elif resolved in targets:
             job.error = f"output {job.target} is also the output of {targets[resolved].source}"
         targets.setdefault(resolved, job)
+    report = Path(args.report).resolve() if getattr(args, "report", None) else None
+    if report and (report in inputs or report in targets):
+        raise UsageError(f"--report {args.report} is one of the photos or outputs")
     return jobs
 
 
@@ -216,10 +233,20 @@ def _main(argv: list[str] | None) -> int:
     stdio = STDIO in args.inputs
     if stdio and len(args.inputs) > 1:
         return _usage_error(f"{STDIO} (stdin) cannot be mixed with other inputs")
+    if stdio and (args.ray is not None or args.report):
+        return _usage_error(f"{STDIO} (stdin) cannot be used with --ray or --report")
+    ray_options = [name for name in ("ray_workers", "ray_cpus_per_worker", "ray_gpus_per_worker")
+                   if getattr(args, name) is not None]
+    if ray_options and args.ray is None:
+        return _usage_error(f"--{ray_options[0].replace('_', '-')} needs --ray")
     try:
         jobs = [] if stdio else plan(args)
     except UsageError as error:
         return _usage_error(str(error))
+    if args.ray is not None:
+        from colorize_runtime.cluster import run_on_ray
+
+        return run_on_ray(jobs, args)
 
     import cv2
 
@@ -309,22 +336,15 @@ def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: Pho
 
     from colorize_runtime import files
     from colorize_runtime.errors import ColorizeError
+    from colorize_runtime.report import FAILED, SKIPPED, WRITTEN, BatchReport, one_line
 
-    show_progress = len(jobs) > 1 and not args.quiet and sys.stderr.isatty()  # not in logs and pipes
-    if show_progress:
-        # imported only here: it is a tenth of a one-photo run's start-up
-        from tqdm import tqdm
-
-        progress, write = tqdm(jobs, file=sys.stderr, unit="photo", leave=False), tqdm.write
-    else:
-        progress, write = None, print
-
-    def report(message: str) -> None:
-        write(f"{PROG}: {message}", file=sys.stderr)
-
-    written = skipped = failed = 0
     try:
-        for index, job in enumerate(progress if progress is not None else jobs):
+        report = BatchReport(len(jobs), args)
+    except OSError as error:
+        reader.close()
+        return _usage_error(f"--report {args.report}: {error.strerror or error}")
+    try:
+        for index, job in enumerate(jobs):
             try:
                 start = time.perf_counter()
                 image = reader.result(index)
@@ -332,32 +352,17 @@ def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: Pho
                 job.target.parent.mkdir(parents=True, exist_ok=True)
                 files.write_image(job.target, result, args.quality)
             except files.OutputExistsError as error:
-                skipped += 1
-                if not args.quiet:
-                    report(f"{job.source}: {error}")
+                report.add(job.source, job.target, SKIPPED, str(error), time.perf_counter() - start)
                 continue
             except (ColorizeError, OSError, cv2.error, MemoryError) as error:
-                failed += 1
-                report(f"{job.source}: {' '.join(str(error).split()) or type(error).__name__}")  # one line
+                report.add(job.source, job.target, FAILED, one_line(error), time.perf_counter() - start)
                 continue
-            written += 1
             if image.ndim == 3 and image.shape[2] == 4 and job.target.suffix.lower() in files.NO_ALPHA_EXTENSIONS:
-                report(f"{job.source}: JPEG has no alpha channel; the transparency was dropped")
-            if not args.quiet:
-                details = f" ({image.shape[1]}x{image.shape[0]}, {time.perf_counter() - start:.1f} s)" \
-                    if args.verbose else ""
-                write(f"{job.source} -> {job.target}{details}", file=sys.stdout)
+                report.note(job.source, "JPEG has no alpha channel; the transparency was dropped")
+            report.add(job.source, job.target, WRITTEN, seconds=time.perf_counter() - start,
+                       size=(image.shape[1], image.shape[0]))
     except KeyboardInterrupt:
         reader.close()
-        if progress is not None:
-            progress.close()
-        report(f"interrupted: {written} written; the photo in progress was not")
-        return 130
+        return report.interrupted()
     reader.close()
-    if progress is not None:
-        progress.close()
-    if failed:
-        report(f"{failed} of {len(jobs)} files failed ({written} colourised, {skipped} skipped)")
-    elif len(jobs) > 1 and not args.quiet:
-        report(f"{written} colourised, {skipped} skipped")
-    return 1 if failed else 0
+    return report.finish()

@@ -1,0 +1,91 @@
+"""What a batch run tells its user, whichever engine colourised the photos (this process, or a Ray cluster).
+
+One line per photo (`SOURCE -> TARGET` on stdout; skipped and failed photos as `colorize-run: PATH: REASON` on
+stderr), a progress bar on a terminal, the summary and the exit code at the end, and, with --report FILE, one JSON
+object per photo in FILE, written as each result arrives: {"path", "output", "status", "reason", "seconds"} (and
+"node", the Ray node that did it, under --ray). status is written, skipped or failed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from colorize_runtime.cli import PROG
+
+WRITTEN, SKIPPED, FAILED = "written", "skipped", "failed"
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message on one line (OpenCV's and onnxruntime's span several), or its type when it has none."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+class BatchReport:
+    """Counts, prints and records the outcome of each job of a batch; finish() gives the exit code."""
+
+    def __init__(self, total: int, args: argparse.Namespace) -> None:
+        """Opens args.report (OSError if it cannot be written) and, on a terminal, the progress bar."""
+        self.total, self.quiet, self.verbose = total, args.quiet, args.verbose
+        self.counts = dict.fromkeys((WRITTEN, SKIPPED, FAILED), 0)
+        self._file = open(args.report, "w", encoding="utf-8") if args.report else None
+        self._progress = None
+        if total > 1 and not args.quiet and sys.stderr.isatty():  # not in logs and pipes
+            # imported only here: it is a tenth of a one-photo run's start-up
+            from tqdm import tqdm
+
+            self._progress = tqdm(total=total, file=sys.stderr, unit="photo", leave=False)
+
+    def _print(self, message: str, stream) -> None:
+        if self._progress is not None:
+            self._progress.write(message, file=stream)
+        else:
+            print(message, file=stream)
+
+    def note(self, source: Path, message: str) -> None:
+        """A remark about a photo that did not fail (printed even with -q, as errors are)."""
+        self._print(f"{PROG}: {source}: {message}", sys.stderr)
+
+    def add(self, source: Path, target: Path | None, status: str, reason: str | None = None,
+            seconds: float | None = None, size: tuple[int, int] | None = None, **extra) -> None:
+        """One job's outcome; size (width, height) and seconds are printed with -v."""
+        self.counts[status] += 1
+        if status == WRITTEN and not self.quiet:
+            details = [f"{size[0]}x{size[1]}"] if size else []
+            details += [f"{seconds:.1f} s"] if seconds is not None else []
+            self._print(f"{source} -> {target}" + (f" ({', '.join(details)})" if self.verbose and details else ""),
+                        sys.stdout)
+        elif status == FAILED or (status == SKIPPED and not self.quiet):
+            self._print(f"{PROG}: {source}: {reason}", sys.stderr)
+        if self._file is not None:
+            record = {"path": str(source), "output": None if target is None else str(target), "status": status,
+                      "reason": reason, "seconds": None if seconds is None else round(seconds, 3), **extra}
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()  # a report that is read while the run goes on, or after a crash, is up to date
+        if self._progress is not None:
+            self._progress.update(1)
+
+    def close(self) -> None:
+        """Ends the progress bar and the report file, no summary (finish and interrupted do this too)."""
+        if self._progress is not None:
+            self._progress.close()
+        if self._file is not None:
+            self._file.close()
+
+    def finish(self) -> int:
+        """The summary line; exit code 1 when any job failed, else 0."""
+        self.close()
+        written, skipped, failed = self.counts[WRITTEN], self.counts[SKIPPED], self.counts[FAILED]
+        if failed:
+            print(f"{PROG}: {failed} of {self.total} files failed ({written} colourised, {skipped} skipped)",
+                  file=sys.stderr)
+        elif self.total > 1 and not self.quiet:
+            print(f"{PROG}: {written} colourised, {skipped} skipped", file=sys.stderr)
+        return 1 if failed else 0
+
+    def interrupted(self, in_progress: str = "the photo in progress was not") -> int:
+        """After Ctrl-C: what was written, and exit code 130."""
+        self.close()
+        print(f"{PROG}: interrupted: {self.counts[WRITTEN]} written; {in_progress}", file=sys.stderr)
+        return 130
