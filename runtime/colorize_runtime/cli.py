@@ -17,6 +17,7 @@ from pathlib import Path
 PROG = "colorize-run"
 OUTPUT_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 DEFAULT_MAX_PIXELS = 400_000_000  # files.DEFAULT_MAX_PIXELS, repeated so that --help needs no OpenCV
+DEFAULT_CRF = 20  # video.DEFAULT_CRF, likewise
 STDIO = "-"
 
 
@@ -38,6 +39,23 @@ def _quality(text: str) -> int:
     value = _positive_int(text)
     if value > 100:
         raise argparse.ArgumentTypeError(f"must be between 1 and 100, not {value}")
+    return value
+
+
+def _crf(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if not 0 <= value <= 51:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 51, not {value}")
+    return value
+
+
+def _smoothing(text: str) -> float:
+    value = _non_negative(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be below 1, not {text}")
     return value
 
 
@@ -75,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs (never an input)")
     parser.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                         help="refuse larger images, before decoding them (default: %(default)s)")
+    videos = parser.add_argument_group("videos (need colorize-runtime[video]; written as H.264, .mp4 and .mov "
+                                       "kept, others as .mkv, with their audio and subtitles)")
+    videos.add_argument("--crf", type=_crf, default=DEFAULT_CRF, metavar="N",
+                        help="H.264 quality, 0 (lossless) to 51 (worst) (default: %(default)s)")
+    videos.add_argument("--temporal-smoothing", type=_smoothing, metavar="S",
+                        help="weight of the past frames' colour, 0 (off) to below 1 (default: 0.8)")
     parser.add_argument("--report", metavar="FILE",
                         help="also write one JSON line per photo to FILE: path, output, status (written, skipped, "
                              "failed), reason, seconds")
@@ -137,9 +161,11 @@ def _photos_in(folder: Path, args: argparse.Namespace) -> list[Path]:
     """The photos in a folder tree, leaving out hidden files, the -o folder and earlier outputs (NAME_color.EXT
     beside a NAME.*), so that running twice over a folder does not colourise its own results."""
     from colorize_runtime.files import IMAGE_EXTENSIONS
+    from colorize_runtime.video import VIDEO_EXTENSIONS
 
     output = Path(args.output).resolve() if args.output else None
-    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
+                   and p.is_file()
                    and not any(part.startswith(".") for part in p.relative_to(folder).parts)
                    and not (output and output in p.resolve().parents))
     stems = {p.with_suffix("") for p in found}
@@ -149,7 +175,10 @@ def _photos_in(folder: Path, args: argparse.Namespace) -> list[Path]:
 
 
 def _output_name(source: Path, args: argparse.Namespace) -> str:
-    extension = source.suffix if args.format == "keep" else OUTPUT_EXTENSIONS[args.format]
+    from colorize_runtime import video
+
+    extension = video.output_extension(source) if video.is_video(source) \
+        else source.suffix if args.format == "keep" else OUTPUT_EXTENSIONS[args.format]
     return f"{source.stem}{args.suffix}{extension}"
 
 
@@ -277,9 +306,9 @@ class PhotoReader:
     def __init__(self, jobs: list[Job], args: argparse.Namespace) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from colorize_runtime import files  # imported here, not in the reading thread
+        from colorize_runtime import files, video  # imported here, not in the reading thread
 
-        self._files, self._jobs, self._args = files, jobs, args
+        self._files, self._video, self._jobs, self._args = files, video, jobs, args
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorize-reader")
         self._pending = {0: self._submit(0)} if jobs else {}
 
@@ -290,6 +319,8 @@ class PhotoReader:
         if job.error:
             raise self._files.ImageFileError(job.error)
         self._files.check_target(job.source, job.target, self._args.force)
+        if self._video.is_video(job.source):
+            return None  # decoded frame by frame as it is colourised
         return self._files.read_image(job.source, self._args.max_pixels)
 
     def result(self, index: int):
@@ -334,7 +365,7 @@ def _run_stdio(colorizer, args: argparse.Namespace) -> int:
 def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: PhotoReader) -> int:
     import cv2
 
-    from colorize_runtime import files
+    from colorize_runtime import files, video
     from colorize_runtime.errors import ColorizeError
     from colorize_runtime.report import FAILED, SKIPPED, WRITTEN, BatchReport, one_line
 
@@ -348,19 +379,23 @@ def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: Pho
             try:
                 start = time.perf_counter()
                 image = reader.result(index)
-                result = colorizer.colorize(image)
                 job.target.parent.mkdir(parents=True, exist_ok=True)
-                files.write_image(job.target, result, args.quality)
+                if image is None:  # a video
+                    size = video.colorize_for_command_line(colorizer, job.source, job.target, args,
+                                                           lambda message: report.note(job.source, message))
+                else:
+                    files.write_image(job.target, colorizer.colorize(image), args.quality)
+                    size = (image.shape[1], image.shape[0])
             except files.OutputExistsError as error:
                 report.add(job.source, job.target, SKIPPED, str(error), time.perf_counter() - start)
                 continue
             except (ColorizeError, OSError, cv2.error, MemoryError) as error:
                 report.add(job.source, job.target, FAILED, one_line(error), time.perf_counter() - start)
                 continue
-            if image.ndim == 3 and image.shape[2] == 4 and job.target.suffix.lower() in files.NO_ALPHA_EXTENSIONS:
+            if image is not None and image.ndim == 3 and image.shape[2] == 4 \
+                    and job.target.suffix.lower() in files.NO_ALPHA_EXTENSIONS:
                 report.note(job.source, "JPEG has no alpha channel; the transparency was dropped")
-            report.add(job.source, job.target, WRITTEN, seconds=time.perf_counter() - start,
-                       size=(image.shape[1], image.shape[0]))
+            report.add(job.source, job.target, WRITTEN, seconds=time.perf_counter() - start, size=size)
     except KeyboardInterrupt:
         reader.close()
         return report.interrupted()
