@@ -58,7 +58,7 @@ def panned_photo(count: int, height: int, width: int):
 
 
 def write_clip(path: Path, frames, rate: int = RATE, audio: bool = True, codec: str = "libx264",
-               rotation: int = 0) -> Path:
+               rotation: int = 0, audio_codec: str = "aac") -> Path:
     """A clip of gray frames in path's container, with a 440 Hz sine track as long as the video."""
     path.parent.mkdir(parents=True, exist_ok=True)
     frames = list(frames)
@@ -68,15 +68,17 @@ def write_clip(path: Path, frames, rate: int = RATE, audio: bool = True, codec: 
         video.pix_fmt = "yuv420p"
         if rotation:
             video.set_display_rotation(rotation)
-        sound = output.add_stream("aac", rate=SAMPLE_RATE, layout="mono") if audio else None
+        sound = output.add_stream(audio_codec, rate=SAMPLE_RATE, layout="mono") if audio else None
+        sample_format = sound.codec_context.format.name if sound else None
         samples_per_frame = SAMPLE_RATE // rate
         for index, gray in enumerate(frames):
             for packet in video.encode(av.VideoFrame.from_ndarray(gray, format="gray")):
                 output.mux(packet)
             if sound is not None:
                 t = (index * samples_per_frame + np.arange(samples_per_frame)) / SAMPLE_RATE
-                chunk = av.AudioFrame.from_ndarray((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None],
-                                                   format="fltp", layout="mono")
+                wave = 0.3 * np.sin(2 * np.pi * 440 * t)[None]
+                wave = (wave * 32767).astype(np.int16) if sample_format == "s16" else wave.astype(np.float32)
+                chunk = av.AudioFrame.from_ndarray(wave, format=sample_format, layout="mono")
                 chunk.sample_rate, chunk.pts = SAMPLE_RATE, index * samples_per_frame
                 for packet in sound.encode(chunk):
                     output.mux(packet)
@@ -157,6 +159,16 @@ def test_containers_keep_their_family(run, tmp_path):
     assert code == 0, err
     assert video_facts(tmp_path / "a_color.mkv")["frames"] == 4
     assert audio_packets(tmp_path / "b_color.mkv") == audio_packets(tmp_path / "b.mkv")
+
+
+def test_a_stream_the_output_container_cannot_hold_gets_a_note(run, tmp_path):
+    clip = write_clip(tmp_path / "old.mov", moving_shapes(4, 48, 64), audio_codec="pcm_mulaw")
+    code, out, err = run(clip, "-o", tmp_path / "new.mp4")
+    assert code == 0
+    assert err == f"colorize-run: {clip}: audio stream 1 (pcm_mulaw) not copied: mp4 cannot hold it\n"
+    assert video_facts(tmp_path / "new.mp4")["frames"] == 4
+    assert run(clip)[2] == ""  # QuickTime stays QuickTime, which holds it
+    assert audio_packets(tmp_path / "old_color.mov") == audio_packets(clip)
 
 
 def test_a_folder_of_photos_and_videos_with_o(run, tmp_path):

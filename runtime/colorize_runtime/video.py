@@ -285,7 +285,7 @@ def _copyable_streams(output, container, notes: list[str]) -> list:
             copyable.append(stream)
         else:
             notes.append(f"{stream.type} stream {stream.index} ({name}) not copied: {output.format.name} cannot "
-                         f"hold it (a .mkv output can)")
+                         "hold it")
     return copyable
 
 

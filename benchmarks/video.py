@@ -1,0 +1,222 @@
+"""python -m benchmarks.video [--photos DIR] [--write-doc]: video speed and steadiness, one table.
+
+Clips are generated from colour photos (default: ../shared/data/photos/val-original), turned gray and encoded
+as H.264 with PyAV, then colourised with Colorizer.colorize_video in the default mode (the shipped model,
+decode, network at the working resolution, temporal smoothing, recolour, H.264 encode):
+
+* **speed**: frames per second at 480p (854x480) and 1080p (1920x1080), a photo scaled up and panned, with
+  grain, 25 fps; the default mode and --precision int8.
+* **flicker**: the mean absolute change of ab (CIELAB, from the decoded output frames) between consecutive
+  frames, on a static scene with grain (the photo still, fresh grain each frame) and on a slow pan (one pixel a
+  frame), at each smoothing strength, next to the same measure of the original colour frames.
+* **colour PSNR** of the output frames against the original colour frames (RGB, per frame, then averaged) on
+  the pan, and of the gray frames (the floor).
+
+--write-doc puts the table into docs/PERFORMANCE.md between <!-- video-table --> markers. Other load on the
+machine lowers the frame rates (the load average is printed with them); flicker and PSNR do not depend on it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from colorize_runtime import Colorizer
+from colorize_runtime.video import DEFAULT_TEMPORAL_SMOOTHING
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+DOC = REPOSITORY / "docs" / "PERFORMANCE.md"
+TABLE_START, TABLE_END = "<!-- video-table -->", "<!-- /video-table -->"
+DEFAULT_PHOTOS = REPOSITORY.parent / "shared" / "data" / "photos" / "val-original"
+SPEED_SIZES = {"480p": (854, 480), "1080p": (1920, 1080)}
+SPEED_FRAMES, RATE, GRAIN = 75, 25, 6.0
+SCENE_SIZE, SCENE_FRAMES, SCENE_PHOTOS = (400, 224), 30, 4  # pan: 1 px a frame across the photo
+STRENGTHS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.99)  # 0.99: the colour all but frozen, the floor the output format sets
+
+
+def landscape_photos(folder: Path, count: int) -> list[Path]:
+    """count landscape colour photos wide enough for the pan, one from each category folder in turn."""
+    chosen: list[Path] = []
+    categories = [sorted(d.glob("*.jpg")) for d in sorted(folder.iterdir()) if d.is_dir()]
+    for rank in range(max(map(len, categories))):
+        for photos in categories:
+            if rank < len(photos) and len(chosen) < count:
+                image = cv2.imread(str(photos[rank]))
+                if image is not None and image.shape[1] >= SCENE_SIZE[0] + SCENE_FRAMES and \
+                        image.shape[0] >= SCENE_SIZE[1] and image.shape[1] > image.shape[0]:
+                    chosen.append(photos[rank])
+    return chosen
+
+
+def write_clip(av, path: Path, gray_frames, rate: int = RATE) -> Path:
+    """Gray frames as an H.264 clip (near-transparent quality, no audio)."""
+    with av.open(str(path), "w") as output:
+        video = output.add_stream("libx264", rate=rate)
+        video.pix_fmt, video.options = "yuv420p", {"crf": "18", "preset": "veryfast"}
+        for index, gray in enumerate(gray_frames):
+            if index == 0:
+                video.height, video.width = gray.shape
+            for packet in video.encode(av.VideoFrame.from_ndarray(gray, format="gray")):
+                output.mux(packet)
+        for packet in video.encode():
+            output.mux(packet)
+    return path
+
+
+def grainy(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Luminance grain: the same noise on every channel."""
+    noise = rng.normal(0, GRAIN, frame.shape[:2]).astype(np.float32)[..., None]
+    return np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+
+def static_scene(photo: np.ndarray, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    width, height = SCENE_SIZE
+    return [grainy(photo[:height, :width], rng) for _ in range(SCENE_FRAMES)]
+
+
+def slow_pan(photo: np.ndarray) -> list[np.ndarray]:
+    width, height = SCENE_SIZE
+    return [np.ascontiguousarray(photo[:height, index:index + width]) for index in range(SCENE_FRAMES)]
+
+
+def decoded(av, path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
+
+
+def ab_flicker(frames: list[np.ndarray], short_side: int | None = None) -> float:
+    """Mean absolute change of CIELAB a, b between consecutive frames, at their own size or scaled down (area
+    averaging) to short_side: the scale at which the colour is predicted, where the noise of 8-bit pixels and
+    of the video codec averages out."""
+    previous, total = None, 0.0
+    for frame in frames:
+        if short_side:
+            scale = short_side / min(frame.shape[:2])
+            frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        ab = cv2.cvtColor(frame.astype(np.float32) * np.float32(1 / 255), cv2.COLOR_BGR2Lab)[..., 1:]
+        if previous is not None:
+            total += float(np.abs(ab - previous).mean())
+        previous = ab
+    return total / (len(frames) - 1)
+
+
+def colour_psnr(frames: list[np.ndarray], originals: list[np.ndarray]) -> float:
+    return float(np.mean([cv2.PSNR(f, o) for f, o in zip(frames, originals)]))
+
+
+def speed(av, colorizer: Colorizer, photo: np.ndarray, scratch: Path) -> dict:
+    rows = {}
+    rng = np.random.default_rng(0)
+    for name, (width, height) in SPEED_SIZES.items():
+        scale = max((width + SPEED_FRAMES * 2) / photo.shape[1], height / photo.shape[0])
+        big = cv2.cvtColor(cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC),
+                           cv2.COLOR_BGR2GRAY)
+        frames = (grainy(big[:height, 2 * i:2 * i + width], rng) for i in range(SPEED_FRAMES))
+        clip = write_clip(av, scratch / f"speed_{name}.mp4", frames)
+        load = os.getloadavg()[0]
+        result = colorizer.colorize_video(clip, scratch / f"speed_{name}_color.mp4", force=True)
+        rows[name] = {"fps": result.fps, "frames": result.frames, "load_average": load}
+    return rows
+
+
+def steadiness(av, colorizer: Colorizer, photos: list[Path], scratch: Path) -> dict:
+    """Flicker per scene and strength (and of the originals), colour PSNR on the pan, averaged over photos."""
+    sums: dict = {}
+
+    def add(key, value):
+        sums.setdefault(key, []).append(value)
+
+    for number, path in enumerate(photos):
+        photo = cv2.imread(str(path))
+        for scene, originals in (("static", static_scene(photo, number)), ("pan", slow_pan(photo))):
+            clip = write_clip(av, scratch / f"{scene}{number}.mp4",
+                              (cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in originals))
+            add((scene, "original"), ab_flicker(originals))
+            add((scene, "original", "small"), ab_flicker(originals, colorizer.size))
+            if scene == "pan":
+                add((scene, "gray psnr"), colour_psnr(decoded(av, clip), originals))
+            for strength in STRENGTHS:
+                target = scratch / f"{scene}{number}_{strength}.mp4"
+                colorizer.colorize_video(clip, target, force=True, temporal_smoothing=strength)
+                frames = decoded(av, target)
+                add((scene, strength), ab_flicker(frames))
+                add((scene, strength, "small"), ab_flicker(frames, colorizer.size))
+                if scene == "pan":
+                    add((scene, f"psnr {strength}"), colour_psnr(frames, originals))
+    return {key: float(np.mean(values)) for key, values in sums.items()}
+
+
+def table(fps: dict, steady: dict, photos: int, short_side: int) -> str:
+    lines = []
+    if fps:
+        lines += ["| speed (default mode, H.264 → H.264) | frames/s | load average at start |", "|---|---:|---:|"]
+        lines += [f"| {name} | {row['fps']:.1f} | {row['load_average']:.2f} |" for name, row in fps.items()]
+        lines.append("")
+    lines += [f"Flicker (mean \\|Δab\\| between consecutive frames, of the frames themselves and of the frames "
+              f"scaled down to {short_side} px short side) and colour PSNR on the pan; mean of {photos} photos, "
+              f"{SCENE_SIZE[0]}×{SCENE_SIZE[1]}, {SCENE_FRAMES} frames:", "",
+              f"| temporal smoothing | static, grain: flicker | at {short_side} px | slow pan: flicker "
+              f"| at {short_side} px | slow pan: colour PSNR dB |", "|---|---:|---:|---:|---:|---:|"]
+
+    def row(label, key, psnr):
+        return (f"| {label} | {steady[('static', key)]:.3f} | {steady[('static', key, 'small')]:.3f} "
+                f"| {steady[('pan', key)]:.3f} | {steady[('pan', key, 'small')]:.3f} | {psnr} |")
+
+    lines.append(row("source's true colours", "original", f"gray input: {steady[('pan', 'gray psnr')]:.2f}"))
+    for strength in STRENGTHS:
+        label = "0 (off)" if strength == 0 else f"{strength:g}" + (" (default)" if strength ==
+                                                                    DEFAULT_TEMPORAL_SMOOTHING else "")
+        lines.append(row(label, strength, f"{steady[('pan', f'psnr {strength}')]:.2f}"))
+    return "\n".join(lines)
+
+
+def write_doc(markdown: str) -> None:
+    text = DOC.read_text()
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    DOC.write_text(text[:start] + "\n" + markdown + "\n" + text[end:])
+    print(f"wrote {DOC.relative_to(REPOSITORY)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.video", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="colour photos (default: %(default)s)")
+    parser.add_argument("--skip-speed", action="store_true", help="flicker and PSNR only")
+    parser.add_argument("--skip-steadiness", action="store_true", help="frame rates only")
+    parser.add_argument("--size", type=int, help="working resolution (default: the Colorizer's)")
+    parser.add_argument("--write-doc", action="store_true", help="also update docs/PERFORMANCE.md")
+    args = parser.parse_args(argv)
+    import av
+
+    photos = landscape_photos(args.photos, SCENE_PHOTOS)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        photo = cv2.imread(str(photos[0]))
+        size = {"size": args.size} if args.size else {}
+        colorizer = Colorizer(**size)
+        fps = {}
+        if not args.skip_speed:
+            for precision in ("fp32", "int8"):
+                rows = speed(av, Colorizer(precision=precision, **size), photo, Path(scratch))
+                fps.update({f"{name}, {precision}" + (" (default)" if precision == "fp32" else ""): row
+                            for name, row in rows.items()})
+        if args.skip_steadiness:
+            print("\n".join(f"{name}: {row['fps']:.1f} fps (load {row['load_average']:.2f})"
+                            for name, row in fps.items()))
+            return
+        steady = steadiness(av, colorizer, photos, Path(scratch))
+    markdown = table(fps, steady, len(photos), colorizer.size)
+    print(markdown)
+    print(f"({time.perf_counter() - started:.0f} s; photos: {', '.join(p.name for p in photos)})")
+    if args.write_doc:
+        write_doc(markdown)
+
+
+if __name__ == "__main__":
+    main()
