@@ -157,6 +157,22 @@ def test_a_worker_killed_during_the_run_loses_nothing(archive, two_nodes, pointw
     assert not leftover.exists()
 
 
+def test_videos_are_colourised_by_the_workers_too(two_nodes, pointwise_onnx, tmp_path):
+    from tests.test_video import moving_shapes, read_frames, write_clip  # needs colorize-runtime[video]
+
+    write_clip(tmp_path / "in" / "clip.mp4", moving_shapes(12, 48, 64))
+    (tmp_path / "in" / "photo.jpg").write_bytes(_encoded("photo.jpg", 3))
+    options = ["-r", str(tmp_path / "in"), "-q", "--model", str(pointwise_onnx), "--crf", "30"]
+    assert main([*options, "-o", str(tmp_path / "plain")]) == 0
+    result = subprocess.run([sys.executable, "-m", "colorize_runtime", *options, "-o", str(tmp_path / "out"),
+                             "--ray", two_nodes], env=_environment(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out/photo_color.jpg").read_bytes() == (tmp_path / "plain/photo_color.jpg").read_bytes()
+    ray_frames, plain_frames = (read_frames(tmp_path / folder / "clip_color.mp4") for folder in ("out", "plain"))
+    assert len(ray_frames) == len(plain_frames) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(ray_frames, plain_frames))
+
+
 # Without a cluster: usage, and --report without Ray
 
 def _photo(path: Path) -> Path:

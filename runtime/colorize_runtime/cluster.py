@@ -44,9 +44,10 @@ ADDRESS = re.compile(r"^(auto|local|[a-z][a-z0-9+.-]*://.+|[^/\\]+:\d+)$")  # wh
 
 
 class ColorizeWorker:
-    """A Ray actor: one Colorizer, built when the actor starts, colourising batches of (source, target) rows."""
+    """A Ray actor: one Colorizer, built when the actor starts, colourising batches of (source, target) rows:
+    photos with colorize_file, videos with colorize_video (video_options: crf, temporal_smoothing)."""
 
-    def __init__(self, model: str | None, options: dict, quality: int, max_pixels: int) -> None:
+    def __init__(self, model: str | None, options: dict, quality: int, max_pixels: int, video_options: dict) -> None:
         import cv2
         import ray
 
@@ -54,12 +55,13 @@ class ColorizeWorker:
 
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # each failure gets one line of ours
         self.colorizer = Colorizer(model, **options)
-        self.quality, self.max_pixels = quality, max_pixels
+        self.quality, self.max_pixels, self.video_options = quality, max_pixels, video_options
         self.node = ray.get_runtime_context().get_node_id()
 
     def __call__(self, batch: dict) -> dict:
         import cv2
 
+        from colorize_runtime import video
         from colorize_runtime.errors import ColorizeError
 
         results: dict[str, list] = {"index": [], "status": [], "reason": [], "seconds": [], "node": []}
@@ -67,8 +69,11 @@ class ColorizeWorker:
             start = time.perf_counter()
             try:
                 Path(target).parent.mkdir(parents=True, exist_ok=True)
-                self.colorizer.colorize_file(source, target, force=True, quality=self.quality,
-                                             max_pixels=self.max_pixels)
+                if video.is_video(source):
+                    self.colorizer.colorize_video(source, target, force=True, **self.video_options)
+                else:
+                    self.colorizer.colorize_file(source, target, force=True, quality=self.quality,
+                                                 max_pixels=self.max_pixels)
                 status, reason = WRITTEN, ""
             except (ColorizeError, OSError, cv2.error, MemoryError) as error:
                 status, reason = FAILED, one_line(error)
@@ -145,7 +150,8 @@ def run_on_ray(jobs: list[Job], args: argparse.Namespace) -> int:
                 ColorizeWorker, batch_size=BATCH_SIZE, batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus, num_gpus=gpus,
                 fn_constructor_kwargs={"model": model, "options": options, "quality": args.quality,
-                                       "max_pixels": args.max_pixels},
+                                       "max_pixels": args.max_pixels, "video_options": {
+                                           "crf": args.crf, "temporal_smoothing": args.temporal_smoothing}},
                 max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)  # a dead worker is always replaced
         for row in results.iter_rows():
             index = int(row["index"])
