@@ -1,4 +1,4 @@
-"""python -m benchmarks.video [--photos DIR] [--write-doc]: video speed and steadiness, one table.
+"""python -m benchmarks.video [--photos DIR] [--write-doc]: video speed and steadiness, two tables.
 
 Clips are generated from colour photos (default: ../shared/data/photos/val-original), turned gray and encoded
 as H.264 with PyAV, then colourised with Colorizer.colorize_video in the default mode (the shipped model,
@@ -12,7 +12,8 @@ decode, network at the working resolution, temporal smoothing, recolour, H.264 e
 * **colour PSNR** of the output frames against the original colour frames (RGB, per frame, then averaged) on
   the pan, and of the gray frames (the floor).
 
---write-doc puts the table into docs/PERFORMANCE.md between <!-- video-table --> markers. Other load on the
+--write-doc puts the tables into docs/PERFORMANCE.md (between <!-- video-speed --> and <!-- video-steadiness -->
+markers: --skip-speed and --skip-steadiness leave the other one as it is). Other load on the
 machine lowers the frame rates (the load average is printed with them); flicker and PSNR do not depend on it.
 """
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import cv2
@@ -31,12 +31,12 @@ from colorize_runtime.video import DEFAULT_TEMPORAL_SMOOTHING
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DOC = REPOSITORY / "docs" / "PERFORMANCE.md"
-TABLE_START, TABLE_END = "<!-- video-table -->", "<!-- /video-table -->"
 DEFAULT_PHOTOS = REPOSITORY.parent / "shared" / "data" / "photos" / "val-original"
 SPEED_SIZES = {"480p": (854, 480), "1080p": (1920, 1080)}
 SPEED_FRAMES, RATE, GRAIN = 75, 25, 6.0
 SCENE_SIZE, SCENE_FRAMES, SCENE_PHOTOS = (400, 224), 30, 4  # pan: 1 px a frame across the photo
-STRENGTHS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.99)  # 0.99: the colour all but frozen, the floor the output format sets
+COARSE_SIDE = 40  # px: the frames scaled down for the second flicker measure (about 5 x 5 pixel blocks)
+STRENGTHS = (0.0, 0.5, 0.8, 0.9, 0.99)  # 0.99: the colour all but frozen, the floor the output format sets
 
 
 def landscape_photos(folder: Path, count: int) -> list[Path]:
@@ -70,7 +70,8 @@ def write_clip(av, path: Path, gray_frames, rate: int = RATE) -> Path:
 
 def grainy(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Luminance grain: the same noise on every channel."""
-    noise = rng.normal(0, GRAIN, frame.shape[:2]).astype(np.float32)[..., None]
+    noise = rng.normal(0, GRAIN, frame.shape[:2]).astype(np.float32)
+    noise = noise[..., None] if frame.ndim == 3 else noise
     return np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
 
 
@@ -92,8 +93,9 @@ def decoded(av, path: Path) -> list[np.ndarray]:
 
 def ab_flicker(frames: list[np.ndarray], short_side: int | None = None) -> float:
     """Mean absolute change of CIELAB a, b between consecutive frames, at their own size or scaled down (area
-    averaging) to short_side: the scale at which the colour is predicted, where the noise of 8-bit pixels and
-    of the video codec averages out."""
+    averaging) to short_side. At full size, grain alone changes ab: a pixel's a, b computed back from 8-bit
+    RGB (and from a codec's 4:2:0 chroma) move with its lightness, even for the source's true colours and for a
+    colour that does not change at all. Averaged over blocks the grain cancels, so what is left is the colour."""
     previous, total = None, 0.0
     for frame in frames:
         if short_side:
@@ -138,7 +140,7 @@ def steadiness(av, colorizer: Colorizer, photos: list[Path], scratch: Path) -> d
             clip = write_clip(av, scratch / f"{scene}{number}.mp4",
                               (cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in originals))
             add((scene, "original"), ab_flicker(originals))
-            add((scene, "original", "small"), ab_flicker(originals, colorizer.size))
+            add((scene, "original", "small"), ab_flicker(originals, COARSE_SIDE))
             if scene == "pan":
                 add((scene, "gray psnr"), colour_psnr(decoded(av, clip), originals))
             for strength in STRENGTHS:
@@ -146,23 +148,24 @@ def steadiness(av, colorizer: Colorizer, photos: list[Path], scratch: Path) -> d
                 colorizer.colorize_video(clip, target, force=True, temporal_smoothing=strength)
                 frames = decoded(av, target)
                 add((scene, strength), ab_flicker(frames))
-                add((scene, strength, "small"), ab_flicker(frames, colorizer.size))
+                add((scene, strength, "small"), ab_flicker(frames, COARSE_SIDE))
                 if scene == "pan":
                     add((scene, f"psnr {strength}"), colour_psnr(frames, originals))
     return {key: float(np.mean(values)) for key, values in sums.items()}
 
 
-def table(fps: dict, steady: dict, photos: int, short_side: int) -> str:
-    lines = []
-    if fps:
-        lines += ["| speed (default mode, H.264 → H.264) | frames/s | load average at start |", "|---|---:|---:|"]
-        lines += [f"| {name} | {row['fps']:.1f} | {row['load_average']:.2f} |" for name, row in fps.items()]
-        lines.append("")
-    lines += [f"Flicker (mean \\|Δab\\| between consecutive frames, of the frames themselves and of the frames "
-              f"scaled down to {short_side} px short side) and colour PSNR on the pan; mean of {photos} photos, "
-              f"{SCENE_SIZE[0]}×{SCENE_SIZE[1]}, {SCENE_FRAMES} frames:", "",
-              f"| temporal smoothing | static, grain: flicker | at {short_side} px | slow pan: flicker "
-              f"| at {short_side} px | slow pan: colour PSNR dB |", "|---|---:|---:|---:|---:|---:|"]
+def speed_table(fps: dict) -> str:
+    lines = ["| speed, H.264 → H.264 | frames/s | load average at start |", "|---|---:|---:|"]
+    lines += [f"| {name} | {row['fps']:.1f} | {row['load_average']:.2f} |" for name, row in fps.items()]
+    return "\n".join(lines)
+
+
+def steadiness_table(steady: dict, photos: int) -> str:
+    lines = [f"Flicker (mean \\|Δab\\| between consecutive frames, of the frames themselves and of the frames "
+             f"scaled down to {COARSE_SIDE} px short side) and colour PSNR on the pan; mean of {photos} photos, "
+             f"{SCENE_SIZE[0]}×{SCENE_SIZE[1]}, {SCENE_FRAMES} frames, grain σ = {GRAIN:g} gray levels:", "",
+             f"| temporal smoothing | static, grain: flicker | at {COARSE_SIDE} px | slow pan: flicker "
+             f"| at {COARSE_SIDE} px | slow pan: colour PSNR dB |", "|---|---:|---:|---:|---:|---:|"]
 
     def row(label, key, psnr):
         return (f"| {label} | {steady[('static', key)]:.3f} | {steady[('static', key, 'small')]:.3f} "
@@ -176,11 +179,13 @@ def table(fps: dict, steady: dict, photos: int, short_side: int) -> str:
     return "\n".join(lines)
 
 
-def write_doc(markdown: str) -> None:
+def write_doc(markdown: str, markers: str) -> None:
+    """markdown between <!-- MARKERS --> and <!-- /MARKERS --> in docs/PERFORMANCE.md."""
     text = DOC.read_text()
-    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    start = text.index(f"<!-- {markers} -->") + len(f"<!-- {markers} -->")
+    end = text.index(f"<!-- /{markers} -->")
     DOC.write_text(text[:start] + "\n" + markdown + "\n" + text[end:])
-    print(f"wrote {DOC.relative_to(REPOSITORY)}")
+    print(f"wrote {markers} into {DOC.relative_to(REPOSITORY)}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -195,27 +200,23 @@ def main(argv: list[str] | None = None) -> None:
     import av
 
     photos = landscape_photos(args.photos, SCENE_PHOTOS)
-    started = time.perf_counter()
+    size = {"size": args.size} if args.size else {}
     with tempfile.TemporaryDirectory() as scratch:
-        photo = cv2.imread(str(photos[0]))
-        size = {"size": args.size} if args.size else {}
-        colorizer = Colorizer(**size)
-        fps = {}
         if not args.skip_speed:
+            fps = {}
             for precision in ("fp32", "int8"):
-                rows = speed(av, Colorizer(precision=precision, **size), photo, Path(scratch))
+                rows = speed(av, Colorizer(precision=precision, **size), cv2.imread(str(photos[0])), Path(scratch))
                 fps.update({f"{name}, {precision}" + (" (default)" if precision == "fp32" else ""): row
                             for name, row in rows.items()})
-        if args.skip_steadiness:
-            print("\n".join(f"{name}: {row['fps']:.1f} fps (load {row['load_average']:.2f})"
-                            for name, row in fps.items()))
-            return
-        steady = steadiness(av, colorizer, photos, Path(scratch))
-    markdown = table(fps, steady, len(photos), colorizer.size)
-    print(markdown)
-    print(f"({time.perf_counter() - started:.0f} s; photos: {', '.join(p.name for p in photos)})")
-    if args.write_doc:
-        write_doc(markdown)
+            print(speed_table(fps))
+            if args.write_doc:
+                write_doc(speed_table(fps), "video-speed")
+        if not args.skip_steadiness:
+            markdown = steadiness_table(steadiness(av, Colorizer(**size), photos, Path(scratch)), len(photos))
+            print(markdown)
+            print(f"(photos: {', '.join(p.name for p in photos)})")
+            if args.write_doc:
+                write_doc(markdown, "video-steadiness")
 
 
 if __name__ == "__main__":
