@@ -155,8 +155,9 @@ def test_rotation_metadata_is_kept(run, tmp_path):
 def test_containers_keep_their_family(run, tmp_path):
     write_clip(tmp_path / "a.avi", moving_shapes(4, 48, 64), codec="mpeg4", audio=False)
     write_clip(tmp_path / "b.mkv", moving_shapes(4, 48, 64))
-    code, _, err = run(tmp_path / "a.avi", tmp_path / "b.mkv")
+    code, _, err = run(tmp_path / "a.avi", tmp_path / "b.mkv", "-v")
     assert code == 0, err
+    assert re.search(rf"colorize-run: {re.escape(str(tmp_path / 'a.avi'))}: 4 frames, [\d.]+ frames per second", err)
     assert video_facts(tmp_path / "a_color.mkv")["frames"] == 4
     assert audio_packets(tmp_path / "b_color.mkv") == audio_packets(tmp_path / "b.mkv")
 

@@ -29,7 +29,7 @@ from colorize_runtime.errors import ColorizeError
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
                     ".wmv", ".flv", ".3gp", ".ogv")
 # output extension -> FFmpeg muxer; an input's output keeps its container family (MP4 and QuickTime stay so,
-# everything else becomes Matroska, which holds any audio and subtitle codec)
+# everything else becomes Matroska, which holds nearly every audio and subtitle codec)
 OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 DEFAULT_CRF = 20  # libx264's constant rate factor: 0 lossless, 23 its own default, 51 worst
 ENCODER_PRESET = "superfast"  # 1080p with grain: 2/3 of veryfast's encoding time, files ~25 % larger
@@ -115,16 +115,16 @@ class FrameColorizer:
     """The colour of a film's frames, one after another: the network's ab at the working resolution for each
     frame, smoothed over time (TemporalSmoother; strength 0: each frame alone). rotation (degrees counter-
     clockwise, multiples of 90, as a video's display matrix gives it) turns what the network sees upright.
-    One network pass a frame (mirror None: off, unlike photos): the smoothing averages many frames' guesses,
-    which the mirror pass would only repeat at twice the cost."""
+    One network pass a frame unless mirror (off by default, unlike photos): the smoothing averages many frames'
+    guesses, which the mirror pass would only repeat at twice the cost."""
 
     def __init__(self, colorizer, temporal_smoothing: float | None = None, rotation: int = 0,
-                 mirror: bool | None = None) -> None:
+                 mirror: bool = False) -> None:
         strength = smoothing_strength(temporal_smoothing)
         self.colorizer = colorizer
         self.smoother = TemporalSmoother(strength) if strength else None
         self.turns = round(rotation / 90) % 4
-        self.mirror = bool(mirror)
+        self.mirror = mirror
 
     @property
     def cuts(self) -> int:
@@ -140,7 +140,7 @@ class FrameColorizer:
 
 
 def colorize_frames(colorizer, frames: Iterable[np.ndarray], temporal_smoothing: float | None = None,
-                    mirror: bool | None = None) -> Iterator[np.ndarray]:
+                    mirror: bool = False) -> Iterator[np.ndarray]:
     """Colourise frames in order: gray (H, W) or BGR (H, W, 3), uint8 or uint16 -> BGR frames of the same size
     and dtype, their colour smoothed over time (strength temporal_smoothing, default DEFAULT_TEMPORAL_SMOOTHING,
     0 off) and reset at scene cuts. Frames are taken one at a time, so any length streams."""
