@@ -21,7 +21,7 @@ import torch
 from colorize_runtime import __version__, colour
 from export import allinone, quantize
 from export.photo import centre_window
-from train.model import Colorizer
+from train.model import Colorizer, DecodedColorizer
 from train.train import load_checkpoint
 
 OPSET = 18
@@ -31,13 +31,15 @@ DEFAULT_OUTPUT = REPOSITORY / "models" / "colorize.onnx"
 SAMPLE_PHOTO = REPOSITORY / "examples" / "sample.jpg"
 
 
-def load_model(checkpoint: dict) -> Colorizer:
+def load_model(checkpoint: dict, temperature: float | None = None) -> DecodedColorizer:
+    """The checkpoint's network with its decoding (a classification head's annealed mean at temperature, default
+    the training config's), in eval mode."""
     model = Colorizer.from_config(checkpoint["config"])
     model.load_state_dict(checkpoint["model"])
-    return model.eval()
+    return DecodedColorizer(model, temperature or checkpoint["config"].get("temperature", 1.0)).eval()
 
 
-def to_onnx(model: Colorizer) -> onnx.ModelProto:
+def to_onnx(model: DecodedColorizer) -> onnx.ModelProto:
     window = colour.WINDOW
     example = torch.zeros(1, 1, window, window)
     program = torch.onnx.export(
@@ -51,7 +53,16 @@ def to_onnx(model: Colorizer) -> onnx.ModelProto:
     return model_proto
 
 
-def metadata(checkpoint: dict) -> dict:
+def head_metadata(model: DecodedColorizer) -> dict:
+    """The output head and how the exported graph decodes it."""
+    if model.model.head == "regression":
+        return {"type": "regression", "decoding": "ab_norm directly"}
+    return {"type": "classification", "bins": int(model.model.ab_bins.shape[0]), "grid": 10,
+            "temperature": model.temperature,
+            "decoding": "softmax(logits / temperature) . bin centres at 1/2 size, then bilinear x2 (annealed mean)"}
+
+
+def metadata(checkpoint: dict, model: DecodedColorizer | None = None) -> dict:
     config = checkpoint["config"]
     additions = [name for key, name in (("skips", "1/2 and 1/4 encoder skips"), ("global_context", "global context"))
                  if config.get(key)]
@@ -60,6 +71,7 @@ def metadata(checkpoint: dict) -> dict:
     return {
         "colour_contract": colour.contract_metadata(),
         "model": {"name": "colorize", "architecture": architecture, "runtime_version": __version__},
+        "head": head_metadata(model or load_model(checkpoint)),
         "training_step": checkpoint["step"],
         "training_config": config,
         "data": checkpoint.get("data", {"train_folder": config["data"], "val_folder": config["val"]}),
@@ -73,7 +85,7 @@ def sample_input(photo: Path) -> np.ndarray:
     return colour.normalise_lightness(colour.lightness(centre_window(photo)))[None, None]
 
 
-def verify(model_proto: onnx.ModelProto, model: Colorizer, photo: Path) -> dict:
+def verify(model_proto: onnx.ModelProto, model: DecodedColorizer, photo: Path) -> dict:
     """onnx.checker, then onnxruntime vs torch (max abs diff on normalised ab) on random input and a photo."""
     onnx.checker.check_model(model_proto, full_check=True)
     session = ort.InferenceSession(model_proto.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -92,11 +104,12 @@ def verify(model_proto: onnx.ModelProto, model: Colorizer, photo: Path) -> dict:
     return diffs
 
 
-def export(checkpoint_path: Path, output: Path, photo: Path = SAMPLE_PHOTO, all_in_one: bool = True) -> onnx.ModelProto:
+def export(checkpoint_path: Path, output: Path, photo: Path = SAMPLE_PHOTO, all_in_one: bool = True,
+           temperature: float | None = None, int8: bool = True) -> onnx.ModelProto:
     checkpoint = load_checkpoint(checkpoint_path)
-    model = load_model(checkpoint)
+    model = load_model(checkpoint, temperature)
     model_proto = to_onnx(model)
-    for key, value in metadata(checkpoint).items():
+    for key, value in metadata(checkpoint, model).items():
         model_proto.metadata_props.add(key=key, value=json.dumps(value))
     diffs = verify(model_proto, model, photo)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +122,8 @@ def export(checkpoint_path: Path, output: Path, photo: Path = SAMPLE_PHOTO, all_
     print(f"wrote {output}: {len(data) / 1e6:.2f} MB, sha256 {hashlib.sha256(data).hexdigest()}")
     if all_in_one:  # the uint8 RGB -> RGB file for apps without OpenCV, beside it (docs/EMBEDDING.md)
         allinone.write(output, photo)
-    quantize.quantize(output)  # NAME.int8.onnx beside it, for --precision int8
+    if int8:
+        quantize.quantize(output)  # NAME.int8.onnx beside it, for --precision int8
     return model_proto
 
 
@@ -120,7 +134,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT,
                         help=f"default: {DEFAULT_OUTPUT.relative_to(REPOSITORY)} (the model the runtime embeds)")
     parser.add_argument("--photo", type=Path, default=SAMPLE_PHOTO, help="real photo for the parity check")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="classification head: the annealed mean's T (default: the training config's)")
+    parser.add_argument("--no-int8", dest="int8", action="store_false",
+                        help="do not also write the int8 file (OUTPUT stem + .int8.onnx)")
     parser.add_argument("--no-all-in-one", dest="all_in_one", action="store_false",
                         help="do not also write the uint8 RGB all-in-one file (OUTPUT stem + _rgb.onnx)")
     args = parser.parse_args(argv)
-    export(args.checkpoint, args.output, args.photo, args.all_in_one)
+    export(args.checkpoint, args.output, args.photo, args.all_in_one, args.temperature, args.int8)

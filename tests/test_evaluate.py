@@ -12,7 +12,7 @@ import pytest
 from colorize_runtime.colorizer import DEFAULT_SIZE
 from tests.conftest import photo_like
 from train import plot
-from train.evaluate import auc_percent, colourfulness, main
+from train.evaluate import add_rebalanced_auc, auc_percent, colourfulness, error_counts, main
 
 FOLDERS = {"scenes": [(300, 420), (64, 80)], "flowers": [(256, 256)]}
 
@@ -46,6 +46,25 @@ def test_auc_is_the_normalised_area_under_the_threshold_curve():
     assert auc_percent(np.full((4, 4), 10.0)) == pytest.approx(100 * 140.5 / 150)
 
 
+def test_rebalanced_auc_weighs_each_true_colour_by_its_rarity():
+    """90 % gray pixels coloured right, 10 % red ones wrong: AuC 90 %, rebalanced 50 % (each colour class weighs
+    the same in total); a second photo of the set shifts the frequencies the weights come from."""
+    truth = np.zeros((10, 10, 3), np.float32)
+    truth[0, :, 1] = 60  # one row of red (a = 60)
+    error = np.where(truth[..., 1] > 0, 200.0, 0.0)
+    counts = {"ours": error_counts(error, truth), "floor": error_counts(np.zeros((10, 10)), truth)}
+    records = [{"ours": {}, "floor": {}}]
+    add_rebalanced_auc(records, [counts])
+    assert auc_percent(error) == pytest.approx(90)
+    assert records[0]["ours"]["rebalanced_auc"] == pytest.approx(50)
+    assert records[0]["floor"]["rebalanced_auc"] == pytest.approx(100)
+    gray_photo = {"ours": error_counts(np.zeros((10, 10)), np.zeros((10, 10, 3), np.float32))}
+    gray_photo["floor"] = gray_photo["ours"]
+    records = [{"ours": {}, "floor": {}}, {"ours": {}, "floor": {}}]
+    add_rebalanced_auc(records, [counts, gray_photo])
+    assert records[0]["ours"]["rebalanced_auc"] < 50  # red is rarer over the two photos: it weighs more
+
+
 def test_colourfulness_is_zero_for_gray_and_grows_with_colour():
     gray = cv2.cvtColor(photo_like(32, 32, channels=1), cv2.COLOR_GRAY2BGR)
     colourful = photo_like(32, 32)
@@ -65,7 +84,8 @@ def test_run_writes_finite_numbers_for_every_photo_folder_and_the_floor(evaluati
     assert [p["photo"] for p in report["per_photo"]][:2] == ["flowers/p0.jpg", "loose.jpg"]
     for summary in [report["overall"], *report["per_folder"].values(), *report["per_photo"]]:
         for side in ("ours", "floor"):
-            assert {"psnr", "ssim", "ab_rmse", "auc", "colourfulness", "chroma_ratio"} <= set(summary[side])
+            assert {"psnr", "ssim", "ab_rmse", "auc", "rebalanced_auc", "colourfulness", "colourfulness_gap",
+                    "chroma_ratio"} <= set(summary[side])
             assert all(math.isfinite(value) for value in summary[side].values())
     overall = report["overall"]
     assert overall["floor"]["chroma_ratio"] < 0.01 and overall["floor"]["chroma_ratio_of_means"] < 0.01
@@ -73,6 +93,17 @@ def test_run_writes_finite_numbers_for_every_photo_folder_and_the_floor(evaluati
     assert overall["ours"]["chroma_ratio"] > 0.05 and overall["ours"]["colourfulness"] > 1
     assert overall["truth"]["colourfulness"] > 20
     assert 0 < overall["ours"]["auc"] <= 100 and -1 <= overall["ours"]["ssim"] <= 1
+
+
+def test_several_data_folders_are_evaluated_each_into_its_own_files(photo_tree, pointwise_onnx, tmp_path):
+    assert main(["--model", str(pointwise_onnx), "--data", str(photo_tree / "scenes"), str(photo_tree / "flowers"),
+                 "--out", str(tmp_path)]) == 0
+    for name, photos in (("scenes", 2), ("flowers", 1)):
+        report = json.loads((tmp_path / f"evaluation_{name}.json").read_text())
+        assert report["config"]["photos"] == photos and report["config"]["data"] == str(photo_tree / name)
+        assert report["overall"]["ours"]["colourfulness_ratio"] > 0
+        assert (tmp_path / f"evaluation_grid_{name}.png").exists()
+    assert not (tmp_path / "evaluation.json").exists()
 
 
 def test_run_writes_a_grid_with_one_row_per_source_folder(evaluation):

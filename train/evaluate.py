@@ -6,7 +6,14 @@ compared with the original. The gray input itself is scored the same way: the fl
 Means are over photos (each photo weighs the same), overall and per source folder (the first folder level
 under DIR). Files that cannot be decoded and gray photos (no colour to compare with) are skipped and listed.
 Writes OUT/evaluation.json and OUT/evaluation_grid.png (gray | ours | truth for the first photo scored in every
-source folder) and prints a table.
+source folder) and prints a table. Several --data folders are evaluated one after the other, each into
+OUT/evaluation_NAME.json and OUT/evaluation_grid_NAME.png (NAME: the folder's name).
+
+Besides PSNR, SSIM and AuC, two measures of colour that a sepia or gray guess cannot score well on: the
+rebalanced AuC (Zhang et al. 2016: AuC with each pixel weighted by the inverse frequency of its true ab cell,
+10 CIELAB units wide, over all scored photos of the folder given, so rare saturated colours count as much as
+common dull ones) and colourfulness (Hasler & Suesstrunk) against the truth's: the gap |ours - truth| per photo
+and the ratio of the means.
 """
 from __future__ import annotations
 
@@ -29,9 +36,11 @@ from train.data import find_photos
 AUC_MAX_THRESHOLD = 150  # Zhang et al. 2016: ab error thresholds 0..150
 METRICS = {  # key: (table heading, format)
     "psnr": ("PSNR dB", "{:7.2f}"), "ssim": ("SSIM", "{:6.3f}"), "ab_rmse": ("ab RMSE", "{:7.2f}"),
-    "auc": ("AuC %", "{:6.2f}"), "colourfulness": ("colourf", "{:7.2f}"), "chroma_ratio": ("chroma", "{:6.3f}"),
-    "chroma_ratio_of_means": ("pooled", "{:6.3f}"),
+    "auc": ("AuC %", "{:6.2f}"), "rebalanced_auc": ("AuC-rb", "{:6.2f}"), "colourfulness": ("colourf", "{:7.2f}"),
+    "colourfulness_ratio": ("CF/true", "{:7.3f}"), "colourfulness_gap": ("CF gap", "{:6.2f}"),
+    "chroma_ratio": ("chroma", "{:6.3f}"), "chroma_ratio_of_means": ("pooled", "{:6.3f}"),
 }
+AB_CELL = 10  # the rebalanced AuC's ab cells (CIELAB units), as train/bins.py's grid
 GRID_PANEL_HEIGHT = 256
 MIN_TRUTH_CHROMA = 1.0  # mean sqrt(a^2 + b^2) below this: a gray photo, nothing to compare colours with
 
@@ -45,6 +54,31 @@ def auc_percent(ab_error: np.ndarray) -> float:
     return float(100 * np.trapezoid(fractions) / AUC_MAX_THRESHOLD)
 
 
+def error_counts(ab_error: np.ndarray, truth_lab: np.ndarray) -> np.ndarray:
+    """A photo's pixels counted by (true ab cell, ceil(ab error) capped at 151), as sparse rows (cell, error,
+    count): what the rebalanced AuC needs once the cells' frequencies over all photos are known."""
+    cells = (np.round(truth_lab[..., 1] / AB_CELL).astype(np.int64) + 16) * 64 \
+        + np.round(truth_lab[..., 2] / AB_CELL).astype(np.int64) + 16
+    errors = np.minimum(np.ceil(ab_error).astype(np.int64), AUC_MAX_THRESHOLD + 1)
+    keys, counts = np.unique((cells * (AUC_MAX_THRESHOLD + 2) + errors).ravel(), return_counts=True)
+    return np.stack([keys // (AUC_MAX_THRESHOLD + 2), keys % (AUC_MAX_THRESHOLD + 2), counts], axis=1)
+
+
+def add_rebalanced_auc(records: list[dict], counts: list[dict[str, np.ndarray]]) -> None:
+    """Each record's rebalanced AuC (ours and floor): its AuC with every pixel weighted by 1 / (the frequency of
+    its true ab cell among all the photos' pixels)."""
+    cell_totals = np.zeros(64 * 64)
+    for photo in counts:
+        np.add.at(cell_totals, photo["ours"][:, 0], photo["ours"][:, 2])
+    weights = np.divide(cell_totals.sum(), cell_totals, out=np.zeros_like(cell_totals), where=cell_totals > 0)
+    for record, photo in zip(records, counts):
+        for side in ("ours", "floor"):
+            cell, error, count = photo[side].T
+            curve = np.bincount(error, weights=weights[cell] * count, minlength=AUC_MAX_THRESHOLD + 2)
+            fractions = np.cumsum(curve[:AUC_MAX_THRESHOLD + 1]) / curve.sum()
+            record[side]["rebalanced_auc"] = float(100 * np.trapezoid(fractions) / AUC_MAX_THRESHOLD)
+
+
 def colourfulness(bgr: np.ndarray) -> float:
     """Hasler & Süsstrunk (2003): rg = R - G, yb = (R + G) / 2 - B; sigma_rgyb + 0.3 * mu_rgyb (0..255 units)."""
     blue, green, red = np.moveaxis(bgr.astype(np.float32), -1, 0)
@@ -56,22 +90,24 @@ def mean_chroma(lab: np.ndarray) -> float:
     return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
 
 
-def score(result: np.ndarray, truth: np.ndarray, truth_lab: np.ndarray) -> dict:
+def score(result: np.ndarray, truth: np.ndarray, truth_lab: np.ndarray) -> tuple[dict, np.ndarray]:
     """Metrics of a BGR uint8 result against the BGR uint8 truth (Lab by the colour contract). PSNR and SSIM are
     on the three colour channels (their order does not matter); ab RMSE is the root mean square of the per-pixel
-    Euclidean ab error, in CIELAB units."""
+    Euclidean ab error, in CIELAB units. Also the error counts for the rebalanced AuC (error_counts)."""
     lab = colour.bgr_to_lab(result)
     chroma = mean_chroma(lab)
     ab_error = np.hypot(lab[..., 1] - truth_lab[..., 1], lab[..., 2] - truth_lab[..., 2])
+    result_colourfulness, truth_colourfulness = colourfulness(result), colourfulness(truth)
     return {
         "psnr": float(peak_signal_noise_ratio(truth, result, data_range=255)),
         "ssim": float(structural_similarity(truth, result, channel_axis=2, data_range=255)),
         "ab_rmse": float(np.sqrt(np.mean(np.square(ab_error)))),
         "auc": auc_percent(ab_error),
-        "colourfulness": colourfulness(result),
+        "colourfulness": result_colourfulness,
+        "colourfulness_gap": abs(result_colourfulness - truth_colourfulness),
         "chroma": chroma,
         "chroma_ratio": chroma / mean_chroma(truth_lab),
-    }
+    }, error_counts(ab_error, truth_lab)
 
 
 def evenly_spaced(paths: list[Path], limit: int | None) -> list[Path]:
@@ -87,12 +123,13 @@ def source_folder(path: Path, data: Path) -> str:
 
 
 def mean_scores(records: list[dict]) -> dict:
-    """Means over photos, and the chroma ratio of the mean chromas: unlike the mean of per-photo ratios, it is
-    not inflated by a few photos whose truth has almost no colour."""
+    """Means over photos, and the chroma and colourfulness ratios of the means: unlike the mean of per-photo
+    ratios, they are not inflated by a few photos whose truth has almost no colour."""
     summary = {side: {key: float(np.mean([r[side][key] for r in records])) for key in records[0][side]}
                for side in ("ours", "floor", "truth")}
     for side in ("ours", "floor"):
         summary[side]["chroma_ratio_of_means"] = summary[side]["chroma"] / summary["truth"]["chroma"]
+        summary[side]["colourfulness_ratio"] = summary[side]["colourfulness"] / summary["truth"]["colourfulness"]
     return {"photos": len(records), **summary}
 
 
@@ -129,7 +166,9 @@ def format_table(summaries: dict[str, dict]) -> str:
             count = f"{summary['photos']:5d}" if side == "ours" else " " * 5
             truth = f"  {summary['truth']['colourfulness']:13.2f}" if side == "ours" else ""
             lines.append(f"{label:{width}}{'ours' if side == 'ours' else 'gray':6}{count} {cells}{truth}")
-    lines.append("chroma: mean of the per-photo chroma ratios; pooled: mean chroma over mean truth chroma")
+    lines.append("AuC-rb: rebalanced AuC; CF/true: mean colourfulness over the truth's; CF gap: mean |ours - truth| "
+                 "colourfulness; chroma: mean of the per-photo chroma ratios; pooled: mean chroma over mean truth "
+                 "chroma")
     return "\n".join(lines)
 
 
@@ -144,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped model)")
-    parser.add_argument("--data", type=Path, required=True, help="folder tree of colour photos")
+    parser.add_argument("--data", type=Path, required=True, nargs="+",
+                        help="folder tree of colour photos; several: each evaluated on its own")
     parser.add_argument("--out", type=Path, required=True, help="folder for evaluation.json and the grid")
     parser.add_argument("--limit", type=int, default=None, help="evaluate N photos spread evenly over the folders")
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime and OpenCV threads (default: 2)")
@@ -168,7 +208,7 @@ def run_config(args: argparse.Namespace, colorizer: Colorizer, options: dict) ->
         "model": str(args.model or "shipped model"),
         "model_sha256": hashlib.sha256(colorizer.model_path.read_bytes()).hexdigest(),
         "training_step": colorizer.metadata.get("training_step"), "runtime_version": __version__,
-        "data": str(args.data), "limit": args.limit,
+        "limit": args.limit,
         "gray_input": "cv2.cvtColor(original, COLOR_BGR2GRAY), 1 channel",
         "runtime_options_given": options,
         "runtime": {"stride": colorizer.stride, "size": colorizer.size, "blend": colorizer.blend,
@@ -181,8 +221,9 @@ class SkipPhoto(Exception):
     """A photo that cannot be scored; the message says why."""
 
 
-def evaluate_photo(colorizer: Colorizer, path: Path, data: Path) -> tuple[dict, list[np.ndarray]]:
-    """Score one photo: its record (ours and the gray floor against the truth) and its BGR gray | ours | truth.
+def evaluate_photo(colorizer: Colorizer, path: Path, data: Path) -> tuple[dict, dict, list[np.ndarray]]:
+    """Score one photo: its record (ours and the gray floor against the truth), its error counts (ours, floor)
+    for the rebalanced AuC, and its BGR gray | ours | truth.
     Raises SkipPhoto for a file that cannot be decoded or has no colour to compare against."""
     truth = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if truth is None:
@@ -195,13 +236,54 @@ def evaluate_photo(colorizer: Colorizer, path: Path, data: Path) -> tuple[dict, 
     ours = colorizer.colorize(gray)
     seconds = time.perf_counter() - tick
     gray_bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    (ours_scores, ours_counts), (floor_scores, floor_counts) = (score(x, truth, truth_lab) for x in (ours, gray_bgr))
     record = {
         "photo": path.relative_to(data).as_posix(), "folder": source_folder(path, data),
         "height": truth.shape[0], "width": truth.shape[1], "seconds": round(seconds, 3),
-        "ours": score(ours, truth, truth_lab), "floor": score(gray_bgr, truth, truth_lab),
+        "ours": ours_scores, "floor": floor_scores,
         "truth": {"colourfulness": colourfulness(truth), "chroma": mean_chroma(truth_lab)},
     }
-    return record, [gray_bgr, ours, truth]
+    return record, {"ours": ours_counts, "floor": floor_counts}, [gray_bgr, ours, truth]
+
+
+def evaluate_set(colorizer: Colorizer, data: Path, paths: list[Path], out: Path, suffix: str,
+                 config: dict) -> int:
+    """Evaluate the photos of one --data folder into OUT/evaluation{suffix}.json and its grid; print the table."""
+    records, counts, skipped, grid_rows = [], [], [], {}  # grid: the first photo scored in every source folder
+    start = time.perf_counter()
+    for path in tqdm(paths, unit="photo"):
+        try:
+            record, photo_counts, panels = evaluate_photo(colorizer, path, data)
+        except SkipPhoto as reason:
+            print(f"warning: {path}: {reason}, skipped", file=sys.stderr)
+            skipped.append(str(path))
+            continue
+        records.append(record)
+        counts.append(photo_counts)
+        grid_rows.setdefault(record["folder"], (record["photo"], [thumbnail(panel) for panel in panels]))
+    if not records:
+        print(f"evaluate: {data}: no photo could be scored", file=sys.stderr)
+        return 2
+    add_rebalanced_auc(records, counts)
+    per_folder = {f: mean_scores([r for r in records if r["folder"] == f]) for f in sorted(grid_rows)}
+    report = {
+        "config": config | {
+            "data": str(data), "photos": len(records), "skipped": skipped,
+            "seconds_total": round(time.perf_counter() - start, 1),
+            "seconds_colourising": round(sum(r["seconds"] for r in records), 1)},
+        "overall": mean_scores(records),
+        "per_folder": per_folder,
+        "per_photo": records,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, grid_path = out / f"evaluation{suffix}.json", out / f"evaluation_grid{suffix}.png"
+    json_path.write_text(json.dumps(report, indent=1) + "\n")
+    write_grid([grid_rows[folder] for folder in sorted(grid_rows)], grid_path)
+    print(f"{data}:")
+    print(format_table({"overall": report["overall"]} | per_folder))
+    print(f"{len(records)} photos in {report['config']['seconds_total']} s "
+          f"({report['config']['seconds_colourising']} s colourising); wrote {json_path} and {grid_path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,40 +295,16 @@ def main(argv: list[str] | None = None) -> int:
     options = {name: getattr(args, name) for name in RUNTIME_OPTIONS if name in args}
     try:
         colorizer = Colorizer(args.model, threads=args.threads, **options)
-        paths = evenly_spaced(find_photos(args.data), args.limit)
+        photo_sets = [(data, evenly_spaced(find_photos(data), args.limit)) for data in args.data]
     except (ColorizeError, FileNotFoundError) as error:
         print(f"evaluate: {error}", file=sys.stderr)
         return 2
-    records, skipped, grid_rows = [], [], {}  # grid: the first photo scored in every source folder
-    start = time.perf_counter()
-    for path in tqdm(paths, unit="photo"):
-        try:
-            record, panels = evaluate_photo(colorizer, path, args.data)
-        except SkipPhoto as reason:
-            print(f"warning: {path}: {reason}, skipped", file=sys.stderr)
-            skipped.append(str(path))
-            continue
-        records.append(record)
-        grid_rows.setdefault(record["folder"], (record["photo"], [thumbnail(panel) for panel in panels]))
-    if not records:
-        print(f"evaluate: {args.data}: no photo could be scored", file=sys.stderr)
-        return 2
-    per_folder = {f: mean_scores([r for r in records if r["folder"] == f]) for f in sorted(grid_rows)}
-    report = {
-        "config": run_config(args, colorizer, options) | {
-            "photos": len(records), "skipped": skipped, "seconds_total": round(time.perf_counter() - start, 1),
-            "seconds_colourising": round(sum(r["seconds"] for r in records), 1)},
-        "overall": mean_scores(records),
-        "per_folder": per_folder,
-        "per_photo": records,
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n")
-    write_grid([grid_rows[folder] for folder in sorted(grid_rows)], args.out / "evaluation_grid.png")
-    print(format_table({"overall": report["overall"]} | per_folder))
-    config = report["config"]
-    print(f"{len(records)} photos in {config['seconds_total']} s ({config['seconds_colourising']} s colourising); "
-          f"wrote {args.out / 'evaluation.json'} and {args.out / 'evaluation_grid.png'}")
+    config = run_config(args, colorizer, options)
+    for data, paths in photo_sets:
+        suffix = f"_{data.resolve().name}" if len(photo_sets) > 1 else ""
+        code = evaluate_set(colorizer, data, paths, args.out, suffix, config)
+        if code:
+            return code
     return 0
 
 

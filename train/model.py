@@ -37,10 +37,19 @@ class Colorizer(nn.Module):
     @classmethod
     def from_config(cls, config: dict) -> Colorizer:
         """The network a training config (train.train.Config as a dict) describes."""
-        return cls(bool(config.get("global_context", 0)), bool(config.get("skips", 0)))
+        return cls(bool(config.get("global_context", 0)), bool(config.get("skips", 0)),
+                   config.get("head", "regression"), int(config.get("num_bins", 0)))
 
-    def __init__(self, global_context: bool = False, skips: bool = False) -> None:
+    def __init__(self, global_context: bool = False, skips: bool = False, head: str = "regression",
+                 num_bins: int = 0) -> None:
+        """head: "regression" (the decoder ends in a 3x3 conv to ab, upsampled to full size) or "classification"
+        (a 1x1 conv at 1/2 size to num_bins logits over the quantised ab cells of train.bins, whose centres,
+        normalised, are the buffer ab_bins, and class_weights their rebalancing weights: set both before
+        training; decode() turns logits into ab)."""
         super().__init__()
+        if head not in ("regression", "classification"):
+            raise ValueError(f"head must be 'regression' or 'classification', not {head!r}")
+        self.head = head
         resnet = resnet18(weights=None)
         resnet.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
         # conv1, bn1, relu, maxpool, layer1, layer2 -> 128 channels at 1/8 size
@@ -49,7 +58,14 @@ class Colorizer(nn.Module):
             *_conv_bn_relu(128, 128), _upsample(),
             *_conv_bn_relu(128, 64), *_conv_bn_relu(64, 64), _upsample(),
             *_conv_bn_relu(64, 32), nn.Conv2d(32, 2, 3, padding=1), _upsample(),
+        ) if head == "regression" else nn.Sequential(
+            *_conv_bn_relu(128, 128), _upsample(),
+            *_conv_bn_relu(128, 64), *_conv_bn_relu(64, 64), _upsample(),
+            *_conv_bn_relu(64, 32), nn.Conv2d(32, num_bins, 1),
         )
+        if head == "classification":
+            self.register_buffer("ab_bins", torch.zeros(num_bins, 2))
+            self.register_buffer("class_weights", torch.zeros(num_bins))  # the loss's rebalancing (train.bins)
         self.global_context = nn.Sequential(
             nn.AdaptiveAvgPool2d(1), nn.Conv2d(128, 128, 1), nn.ReLU(inplace=True), _zero_conv(128, 128),
         ) if global_context else None
@@ -57,6 +73,7 @@ class Colorizer(nn.Module):
         self.skip_half = _zero_conv(64, 64) if skips else None  # stem after relu (1/2) -> decoder input at 1/2
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
+        """Regression: normalised ab [N, 2, H, W]. Classification: logits [N, num_bins, H/2, W/2]."""
         stem = self.encoder[:3](lightness)
         quarter = self.encoder[3:5](stem)
         features = self.encoder[5](quarter)
@@ -67,3 +84,25 @@ class Colorizer(nn.Module):
         x = self.decoder[:4](features) + self.skip_quarter(quarter)
         x = self.decoder[4:11](x) + self.skip_half(stem)
         return self.decoder[11:](x)
+
+    def decode(self, output: torch.Tensor, temperature: float) -> torch.Tensor:
+        """forward()'s output -> normalised ab [N, 2, H, W]. Classification: the annealed mean (Zhang 2016),
+        softmax(logits / T) . ab_bins, at 1/2 size, then upsampled bilinearly; T = 1 is the plain mean of the
+        distribution (muted where it is unsure), T -> 0 its mode (vivid, blotchy)."""
+        if self.head == "regression":
+            return output
+        probabilities = torch.softmax(output.float() / temperature, dim=1)
+        ab = torch.einsum("nqhw,qc->nchw", probabilities, self.ab_bins)
+        return nn.functional.interpolate(ab, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+class DecodedColorizer(nn.Module):
+    """The exported graph: normalised L -> normalised ab at full size, decoding included (forward() of either
+    head followed by decode() at the given temperature)."""
+
+    def __init__(self, model: Colorizer, temperature: float = 1.0) -> None:
+        super().__init__()
+        self.model, self.temperature = model, temperature
+
+    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
+        return self.model.decode(self.model(lightness), self.temperature)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from colorize_runtime.colour import AB_SCALE, WINDOW
+from train import bins
 from train.colour_torch import lab_to_bgr
 from train.data import gray_lightness_and_bgr, load_photos, random_crop, runtime_view, to_tensors, valid_masks
 from train.model import Colorizer
@@ -37,12 +38,19 @@ class Config:
     min_lr: float = 2e-5
     warmup_steps: int = 300
     weight_decay: float = 0.0
-    loss: str = "mse"             # mse | l1 | huber | logmse | distance on normalised ab; logmse_rgb on RGB
+    head: str = "regression"      # regression (ab directly) | classification (ab cells, train/bins.py)
+    loss: str = "mse"             # regression: mse | l1 | huber | logmse | distance on normalised ab; logmse_rgb on
+                                  # RGB. classification: always the rebalanced cross-entropy on soft-encoded cells
+    num_bins: int = 0             # classification: the ab cells found in the training photos (set by training)
+    rebalance: float = 0.5        # classification: Zhang's lambda, the uniform share of the rebalancing prior
+    temperature: float = 0.38     # classification: the annealed mean's T in validation (export chooses its own)
     log_mse_floor: float = 1e-4   # logmse(_rgb): log(MSE + this); larger values weigh nearly gray photos less
     lightness: str = "colour"     # the model's input L: the photo's own (colour) or its BGR2GRAY version's (gray)
     global_context: int = 0       # 1: the decoder also gets the window's mean features (model.Colorizer)
     skips: int = 0                # 1: the decoder also gets the encoder's 1/2 and 1/4 size features
     init_from: str = ""           # start from this checkpoint's weights (fresh optimizer and schedule, step 0)
+    freeze_encoder: int = 0       # 1: train the decoder (and head) only; the encoder and its BatchNorm statistics
+                                  # stay as initialised (~1.7x faster steps: no backward pass through it)
     eval_interval: int = 500
     log_interval: int = 50
     limit_images: int = 0         # 0: all photos; >0: the first N (quick experiments, tests)
@@ -89,6 +97,17 @@ def per_photo_distance(prediction: torch.Tensor, target: torch.Tensor, mask: tor
     so this loss aims at AuC as logmse aims at PSNR. The tiny epsilon keeps the gradient finite at zero error."""
     error = (prediction.float() - target).square().sum(dim=1, keepdim=True).add(1e-8).sqrt()
     return masked_mean(error, mask, dim=(1, 2, 3)).mean()
+
+
+def colourfulness(bgr: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-photo Hasler & Suesstrunk colourfulness of BGR [N, 3, H, W] in [0, 1] where mask is 1, in 0..255 units
+    (train.evaluate.colourfulness on the photo's pixels)."""
+    blue, green, red = (bgr * 255).unbind(dim=1)
+    rg, yb = (red - green)[:, None], (0.5 * (red + green) - blue)[:, None]
+    mean_rg, mean_yb = masked_mean(rg, mask, dim=(1, 2, 3)), masked_mean(yb, mask, dim=(1, 2, 3))
+    std_rg = masked_mean((rg - mean_rg[:, None, None, None]).square(), mask, dim=(1, 2, 3)).sqrt()
+    std_yb = masked_mean((yb - mean_yb[:, None, None, None]).square(), mask, dim=(1, 2, 3)).sqrt()
+    return torch.hypot(std_rg, std_yb) + 0.3 * torch.hypot(mean_rg, mean_yb)
 
 
 def rgb_from_prediction(prediction: torch.Tensor, gray_lightness: torch.Tensor) -> torch.Tensor:
@@ -142,23 +161,40 @@ class Trainer:
             torch.set_num_threads(config.threads)
         cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
         self.device = torch.device("cuda" if cuda else "cpu")
-        # CPU: bf16 autocast + channels_last (~3x plain fp32 here); CUDA: fp16 AMP with a grad scaler.
+        # CUDA: fp16 AMP with a grad scaler. CPU: bf16 autocast + channels_last where the CPU has bf16 instructions
+        # (AVX512-BF16 or AMX: ~3x plain fp32); on an AVX2-only CPU bf16 is emulated, 5-50x slower (measured on an
+        # AMD EPYC without AVX-512), so plain fp32 there.
         self.amp_dtype = torch.float16 if cuda else torch.bfloat16
+        self.amp = cuda or torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
         self.scaler = torch.amp.GradScaler("cuda", enabled=cuda)
-        self.model = Colorizer.from_config(asdict(config)).to(self.device, memory_format=torch.channels_last)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.out = Path(config.out)
+        limit = config.limit_images or None
+        self.train_images = load_photos(config.data, limit=limit) if load_training_photos else []
+        fresh_bins = None
+        if config.head == "classification" and checkpoint is None and not self._init_has_bins():
+            # the cells and their weights come from the training photos once; later runs inherit them
+            fresh_bins = bins.bins_and_weights(bins.ab_histogram(self.train_images), config.rebalance)
+            config.num_bins = len(fresh_bins[0])
+        self.model = Colorizer.from_config(asdict(config))
+        if fresh_bins is not None:
+            centres, _, weights = fresh_bins
+            self.model.ab_bins.copy_(torch.from_numpy(centres / AB_SCALE))
+            self.model.class_weights.copy_(torch.from_numpy(weights))
+        self.model.to(self.device, memory_format=torch.channels_last)
+        self.model.encoder.requires_grad_(not config.freeze_encoder)
+        self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=config.lr,
+                                           weight_decay=config.weight_decay)
         self.step, self.best_val = 0, float("inf")
         if checkpoint is None and config.init_from:
-            missing, unexpected = self.model.load_state_dict(load_checkpoint(config.init_from)["model"], strict=False)
-            if unexpected or any(not key.startswith(Colorizer.ADDITION_PREFIXES) for key in missing):
-                raise ValueError(f"{config.init_from}: weights do not fit (missing {missing}, unexpected {unexpected})")
+            self._load_initial_weights(load_checkpoint(config.init_from))
         if checkpoint is not None:
             self.model.load_state_dict(checkpoint["model"])
             self.optimizer.load_state_dict(checkpoint["optimizer"])
             self.step, self.best_val = checkpoint["step"], checkpoint["best_val"]
-        self.out = Path(config.out)
-        limit = config.limit_images or None
-        self.train_images = load_photos(config.data, limit=limit) if load_training_photos else []
+        self.soft_table = None
+        if config.head == "classification":
+            self.soft_table = tuple(t.to(self.device) for t in
+                                    bins.soft_encoding_table(self.model.ab_bins.cpu().numpy() * AB_SCALE))
         val_images = load_photos(config.val, limit=limit)
         views = [runtime_view(im, config.val_size, WINDOW) for im in val_images]
         self.val_batches = [make_batch(config, *map(list, zip(*views[i:i + 32])), with_rgb=True)
@@ -167,32 +203,92 @@ class Trainer:
                              "val_folder": config.val, "val_photos": len(val_images)}
         self.rng = np.random.default_rng([config.seed, self.step])
 
+    def _init_has_bins(self) -> bool:
+        """Whether --init-from gives a classification model's cells (then they and num_bins are kept)."""
+        if not self.config.init_from:
+            return False
+        init = load_checkpoint(self.config.init_from)
+        if init["config"].get("head") != "classification":
+            return False
+        self.config.num_bins = init["config"]["num_bins"]
+        return True
+
+    def _load_initial_weights(self, initial: dict) -> None:
+        """--init-from: every weight that fits. A model with the decoder additions may start from one without
+        them, and a classification model from a regression one (all but the last conv: a new head)."""
+        weights = initial["model"]
+        if initial["config"].get("head", "regression") != self.config.head:
+            weights = {k: v for k, v in weights.items() if not k.startswith("decoder.14.")}
+        missing, unexpected = self.model.load_state_dict(weights, strict=False)
+        allowed = Colorizer.ADDITION_PREFIXES + (("decoder.14.", "ab_bins", "class_weights")
+                                                  if self.config.head == "classification" else ())
+        if unexpected or any(not key.startswith(allowed) for key in missing):
+            raise ValueError(f"{self.config.init_from}: weights do not fit (missing {missing}, "
+                             f"unexpected {unexpected})")
+
+    def classification_loss(self, logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
+                            ) -> torch.Tensor:
+        """Zhang 2016's loss at the logits' 1/2 size: cross-entropy with the soft-encoded true ab (its nearest
+        cells, Gaussian-weighted), each pixel weighted by the rebalancing weight of its nearest cell."""
+        target = F.avg_pool2d(target, 2)
+        indices, weights = bins.soft_targets(target, self.soft_table)
+        log_probabilities = torch.log_softmax(logits.float(), dim=1)
+        cross_entropy = -(log_probabilities.gather(1, indices) * weights).sum(dim=1, keepdim=True)
+        pixel_weights = self.model.class_weights[indices[:, :1]]
+        if mask is not None:
+            mask = (F.avg_pool2d(mask, 2) > 0.5).float()
+        return masked_mean(cross_entropy * pixel_weights, mask)
+
+    def loss(self, output: torch.Tensor, **batch: torch.Tensor) -> torch.Tensor:
+        """The training loss of forward()'s output: the head's own."""
+        if self.config.head == "classification":
+            return self.classification_loss(output, batch["target"], batch.get("mask"))
+        return loss_fn(self.config, output, **batch)
+
     def _autocast(self):
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp)
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
     @torch.no_grad()
-    def validate(self) -> dict:
+    def validate(self, temperatures: list[float] | None = None) -> dict | list[dict]:
         """Mean loss on the runtime's view of the val photos and the 'no colour' (ab = 0) loss as the floor to beat;
         whatever the training loss, also the plain MSE, the mean per-photo gain over no colour in dB on ab and on
         RGB (the evaluation's PSNR gain: colours rebuilt from the gray photo's L) and the mean per-photo chroma
-        ratio (predicted over true mean chroma: low means sepia or gray)."""
+        ratio (predicted over true mean chroma: low means sepia or gray) and colourfulness ratio (ours over the
+        truth's). temperatures: the numbers for each annealed-mean T (classification), one network pass."""
+        if temperatures is not None:
+            outputs = self._val_outputs()
+            return [{"temperature": t} | self.validate_outputs(outputs, t) for t in temperatures]
+        return self.validate_outputs(self._val_outputs(), self.config.temperature)
+
+    def _val_outputs(self) -> list[torch.Tensor]:
         self.model.eval()
-        totals = dict.fromkeys(["val_loss", "val_loss_no_colour", "val_mse", "val_mse_no_colour", "val_gain_db",
-                                "val_chroma_ratio", "val_psnr_gain_db"], 0.0)
-        count = 0
+        outputs = []
         for batch in self.val_batches:
-            targets = {key: value.to(self.device) for key, value in batch.items() if key != "lightness"}
             with self._autocast():
-                prediction = self.model(self._to_device(batch["lightness"])).float()
+                outputs.append(self.model(self._to_device(batch["lightness"])).float())
+        self._train_mode()
+        return outputs
+
+    def validate_outputs(self, outputs: list[torch.Tensor], temperature: float) -> dict:
+        """validate()'s numbers from the network's outputs for the val batches, decoded at temperature."""
+        totals = dict.fromkeys(["val_loss", "val_loss_no_colour", "val_mse", "val_mse_no_colour", "val_gain_db",
+                                "val_chroma_ratio", "val_psnr_gain_db", "val_colourfulness",
+                                "val_colourfulness_truth"], 0.0)
+        count, classification = 0, self.config.head == "classification"
+        for batch, output in zip(self.val_batches, outputs):
+            targets = {key: value.to(self.device) for key, value in batch.items() if key != "lightness"}
+            prediction = self.model.decode(output, temperature)
             ab, mask = targets["target"], targets["mask"]
             gray_lightness, bgr = targets["gray_lightness"], targets["bgr"]
             no_colour = torch.zeros_like(ab)
             mse, mse_no_colour = per_photo_mse(prediction, ab, mask), per_photo_mse(no_colour, ab, mask)
-            totals["val_loss"] += loss_fn(self.config, prediction, **targets).item() * len(ab)
-            totals["val_loss_no_colour"] += loss_fn(self.config, no_colour, **targets).item() * len(ab)
+            totals["val_loss"] += self.loss(output, **targets).item() * len(ab)
+            # classification's "no colour": uniform logits, whose annealed mean is near gray
+            totals["val_loss_no_colour"] += self.loss(torch.zeros_like(output) if classification else no_colour,
+                                                      **targets).item() * len(ab)
             rgb_mse, rgb_mse_no_colour = (per_photo_mse(rgb_from_prediction(p, gray_lightness), bgr, mask)
                                           for p in (prediction, no_colour))
             totals["val_psnr_gain_db"] += (10 * torch.log10(rgb_mse_no_colour / rgb_mse.clamp_min(1e-10))).sum().item()
@@ -202,9 +298,18 @@ class Trainer:
             chroma, true_chroma = (masked_mean(x.square().sum(dim=1, keepdim=True).sqrt(), mask, dim=(1, 2, 3))
                                    for x in (prediction, ab))
             totals["val_chroma_ratio"] += (chroma / true_chroma.clamp_min(1e-6)).sum().item()
+            rgb = rgb_from_prediction(prediction, gray_lightness)
+            totals["val_colourfulness"] += colourfulness(rgb, mask).sum().item()
+            totals["val_colourfulness_truth"] += colourfulness(bgr, mask).sum().item()
             count += len(ab)
+        numbers = {key: value / count for key, value in totals.items()}
+        numbers["val_colourfulness_ratio"] = numbers["val_colourfulness"] / numbers["val_colourfulness_truth"]
+        return numbers
+
+    def _train_mode(self) -> None:
         self.model.train()
-        return {key: value / count for key, value in totals.items()}
+        if self.config.freeze_encoder:
+            self.model.encoder.eval()
 
     def checkpoint(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -227,8 +332,8 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, self.step)
         with self._autocast():
-            prediction = self.model(self._to_device(lightness))
-        loss = loss_fn(config, prediction, **batch)
+            output = self.model(self._to_device(lightness))
+        loss = self.loss(output, **batch)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -239,7 +344,7 @@ class Trainer:
     def run(self) -> None:
         config, log_path = self.config, self.out / "log.jsonl"
         self.out.mkdir(parents=True, exist_ok=True)
-        self.model.train()
+        self._train_mode()
         start, running = time.time(), []
         with open(log_path, "a") as log, tqdm(initial=self.step, total=config.max_steps, unit="step") as bar:
             while self.step < config.max_steps:
@@ -264,7 +369,8 @@ class Trainer:
                               f"(no colour {record['val_loss_no_colour']:.5f}, best {self.best_val:.5f}), "
                               f"gain over no colour {record['val_gain_db']:+.2f} dB (RGB "
                               f"{record['val_psnr_gain_db']:+.2f}), "
-                              f"chroma ratio {record['val_chroma_ratio']:.2f}")
+                              f"chroma ratio {record['val_chroma_ratio']:.2f}, colourfulness ratio "
+                              f"{record['val_colourfulness_ratio']:.2f}")
                 if record:
                     log.write(json.dumps(record) + "\n")
                     log.flush()
@@ -277,23 +383,27 @@ def parse_args(argv: list[str] | None = None) -> tuple[dict, bool]:
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=str,
                             default=None, help=f"default: {field.default}")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt (step, optimizer, config)")
+    parser.add_argument("--temperatures", type=lambda text: [float(t) for t in text.split(",")], default=None,
+                        help="with --validate: the numbers at each of these annealed-mean temperatures (T1,T2,...)")
     parser.add_argument("--validate", action="store_true",
                         help="print the validation numbers (JSON) of the --init-from weights, or of OUT/ckpt.pt with "
                              "--resume, and exit without training")
     args = vars(parser.parse_args(argv))
-    resume, validate = args.pop("resume"), args.pop("validate")
+    resume, validate, temperatures = args.pop("resume"), args.pop("validate"), args.pop("temperatures")
     types = {f.name: {"int": int, "float": float, "str": str}[f.type] for f in dataclasses.fields(Config)}
-    return {k: types[k](v) for k, v in args.items() if v is not None}, resume, validate
+    return {k: types[k](v) for k, v in args.items() if v is not None}, resume, validate, temperatures
 
 
 def main(argv: list[str] | None = None) -> None:
-    overrides, resume, validate = parse_args(argv)
+    overrides, resume, validate, temperatures = parse_args(argv)
     config = Config(**overrides)
     checkpoint = None
     if resume:
         checkpoint = load_checkpoint(Path(config.out) / "ckpt.pt")
         config = Config(**(checkpoint["config"] | overrides))
     if validate:
-        print(json.dumps(Trainer(config, checkpoint, load_training_photos=False).validate()))
+        numbers = Trainer(config, checkpoint, load_training_photos=False).validate(temperatures)
+        for record in numbers if temperatures else [numbers]:
+            print(json.dumps(record))
         return
     Trainer(config, checkpoint).run()

@@ -1,0 +1,135 @@
+"""The classification head (train/bins.py, --head classification): quantised ab, soft targets, rebalancing, the
+annealed mean, a short run that learns, an export whose graph decodes to ab, the shipped models by name."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from colorize_runtime import Colorizer, ColorizeError, colour  # noqa: E402
+from colorize_runtime.colorizer import SHIPPED_MODELS, shipped_model_path  # noqa: E402
+from export.export import export, load_model  # noqa: E402
+from tests.conftest import photo_like  # noqa: E402
+from tests.test_model_and_training import photo_folders, small_config  # noqa: E402,F401
+from train import bins  # noqa: E402
+from train.model import Colorizer as Network  # noqa: E402
+from train.train import Trainer, load_checkpoint  # noqa: E402
+
+
+def test_validation_colourfulness_is_the_evaluations():
+    from train.evaluate import colourfulness as evaluate_colourfulness
+    from train.train import colourfulness
+
+    photo = photo_like(40, 50, seed=2)
+    bgr = torch.from_numpy(photo.transpose(2, 0, 1)[None].astype(np.float32) / 255)
+    assert float(colourfulness(bgr, torch.ones(1, 1, 40, 50))) == pytest.approx(evaluate_colourfulness(photo), rel=1e-4)
+
+
+def test_cells_prior_and_rebalancing_weights_from_photos():
+    photos = [photo_like(64, 64, seed=s) for s in range(4)] + [np.full((64, 64, 3), 128, np.uint8)] * 4
+    counts = bins.ab_histogram(photos)
+    centres, prior, weights = bins.bins_and_weights(counts, rebalance=0.5)
+    assert len(centres) == (counts > 0).sum() and np.all(centres % bins.GRID == 0)
+    assert prior.sum() == pytest.approx(1, abs=1e-5)
+    assert (prior * weights).sum() == pytest.approx(1, abs=1e-5)  # mean weight 1 under the prior
+    gray = np.argmin(np.abs(centres).sum(axis=1))
+    assert np.all(centres[gray] == 0) and weights[gray] == weights.min()  # the commonest colour weighs least
+    _, _, flat = bins.bins_and_weights(counts, rebalance=1.0)
+    assert np.allclose(flat, 1)  # lambda 1: no rebalancing
+
+
+def test_soft_targets_are_the_nearest_cells_with_gaussian_weights():
+    centres = np.array([[0, 0], [10, 0], [0, 10], [-10, 0], [0, -10], [20, 20]], np.float32)
+    table = bins.soft_encoding_table(centres)
+    ab = torch.tensor([[0.0, 0.0], [6.0, 0.0], [200.0, 200.0]]).T.reshape(1, 2, 3, 1) / colour.AB_SCALE
+    indices, weights = bins.soft_targets(ab, table)
+    assert indices.shape == (1, bins.SOFT_NEIGHBOURS, 3, 1)
+    assert torch.allclose(weights.sum(dim=1), torch.ones(1, 3, 1))
+    assert indices[0, 0, 0, 0] == 0 and indices[0, 0, 1, 0] == 1 and indices[0, 0, 2, 0] == 5  # nearest first
+    assert weights[0, 0, 1, 0] > weights[0, 1, 1, 0]  # (6, 0) is nearer (10, 0) than (0, 0)
+    assert torch.isfinite(weights).all()  # far outside the cells: no 0 / 0
+
+
+def test_annealed_mean_goes_from_the_mean_to_the_mode_as_t_falls():
+    model = Network(head="classification", num_bins=2).eval()
+    model.ab_bins.copy_(torch.tensor([[0.5, 0.0], [-0.5, 0.0]]))
+    logits = torch.zeros(1, 2, 2, 2)
+    logits[:, 0] = 1.0  # cell 0 more likely: e^1 : e^0
+    mean = model.decode(logits, 1.0)
+    assert mean.shape == (1, 2, 4, 4)  # decoded at 1/2 size and upsampled
+    p = np.exp(1) / (np.exp(1) + 1)
+    assert torch.allclose(mean[:, 0], torch.full((1, 4, 4), 0.5 * p - 0.5 * (1 - p)))
+    assert float(model.decode(logits, 0.05)[0, 0, 0, 0]) == pytest.approx(0.5, abs=1e-4)  # the mode
+    assert model(torch.zeros(1, 1, 64, 96)).shape == (1, 2, 32, 48)  # logits at 1/2 size
+
+
+@pytest.fixture()
+def classification_run(photo_folders, tmp_path):  # noqa: F811
+    """A regression run, then a classification fine-tune from it (the head replaced, the rest kept)."""
+    Trainer(small_config(photo_folders, tmp_path / "regression", max_steps=4, global_context=1, skips=1)).run()
+    config = small_config(photo_folders, tmp_path / "classification", head="classification", max_steps=30,
+                          global_context=1, skips=1, init_from=str(tmp_path / "regression" / "ckpt.pt"))
+    return Trainer(config), tmp_path
+
+
+def test_classification_fine_tune_from_a_regression_model_learns(classification_run):
+    trainer, tmp_path = classification_run
+    regression = load_checkpoint(tmp_path / "regression" / "ckpt.pt")["model"]
+    assert torch.equal(trainer.model.state_dict()["encoder.0.weight"], regression["encoder.0.weight"])
+    assert trainer.config.num_bins == len(trainer.model.ab_bins) > 10
+    before = trainer.validate()
+    trainer.run()
+    log = [json.loads(line) for line in (tmp_path / "classification" / "log.jsonl").read_text().splitlines()]
+    losses = [r["train_loss"] for r in log if "train_loss" in r]
+    assert losses[-1] < losses[0] and trainer.best_val < before["val_loss"]
+    resumed = load_checkpoint(tmp_path / "classification" / "ckpt.pt")
+    assert resumed["config"]["num_bins"] == trainer.config.num_bins
+    assert torch.equal(resumed["model"]["ab_bins"], trainer.model.ab_bins)  # the cells travel with the weights
+
+
+def test_frozen_encoder_keeps_its_weights_and_statistics(photo_folders, tmp_path):  # noqa: F811
+    trainer = Trainer(small_config(photo_folders, tmp_path / "run", head="classification", max_steps=3,
+                                   freeze_encoder=1))
+    encoder = {k: v.clone() for k, v in trainer.model.encoder.state_dict().items()}
+    decoder = trainer.model.decoder[0].weight.clone()
+    trainer.run()
+    assert all(torch.equal(v, trainer.model.encoder.state_dict()[k]) for k, v in encoder.items())
+    assert not torch.equal(decoder, trainer.model.decoder[0].weight)
+
+
+def test_export_decodes_inside_the_graph_with_the_temperature_in_the_metadata(classification_run):
+    trainer, tmp_path = classification_run
+    trainer.run()
+    checkpoint = tmp_path / "classification" / "ckpt.pt"
+    output = tmp_path / "model" / "colorize.onnx"
+    export(checkpoint, output, all_in_one=False, temperature=0.5, int8=False)
+    session = ort.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+    (graph_input,), (graph_output,) = session.get_inputs(), session.get_outputs()
+    assert graph_input.shape[1:] == [1, 256, 256] and graph_output.shape[1:] == [2, 256, 256]
+    head = json.loads(session.get_modelmeta().custom_metadata_map["head"])
+    assert head["type"] == "classification" and head["temperature"] == 0.5
+    assert head["bins"] == trainer.config.num_bins
+    lightness = np.random.default_rng(0).uniform(-1, 1, (1, 1, 256, 256)).astype(np.float32)
+    with torch.no_grad():
+        expected = load_model(load_checkpoint(checkpoint), 0.5)(torch.from_numpy(lightness)).numpy()
+    np.testing.assert_allclose(session.run(None, {"L": lightness})[0], expected, atol=1e-4)
+    result = Colorizer(output).colorize(photo_like(300, 200, channels=1))  # the runtime takes it as it is
+    assert result.shape == (300, 200, 3)
+
+
+def test_the_shipped_models_are_picked_by_name():
+    assert set(SHIPPED_MODELS) == {"classification", "regression"}
+    for name in SHIPPED_MODELS:
+        colorizer = Colorizer(name, providers="cpu")
+        assert colorizer.model_path == shipped_model_path(name) and colorizer.model_path.is_file()
+    assert Colorizer().model_path == shipped_model_path("classification")
+    assert Colorizer("regression", precision="int8").model_path.name == "colorize_regression.int8.onnx"
+    heads = {name: json.loads(Colorizer(name).session.get_modelmeta().custom_metadata_map.get(
+        "head", '{"type": "regression"}'))["type"] for name in SHIPPED_MODELS}
+    assert heads == {"classification": "classification", "regression": "regression"}
+    with pytest.raises(ColorizeError, match="not found"):
+        Colorizer("vivid")

@@ -1,0 +1,103 @@
+"""Recover a training checkpoint from a shipped ONNX file: python -m train.from_onnx MODEL.onnx OUT.pt [--data DIR].
+
+The exporter folds every BatchNorm into the conv before it (conv weight scaled, a bias added), so the file holds
+the network's function but not its BatchNorm statistics. This unfolds them: each BatchNorm gets the per-channel
+mean and variance of its conv's output on real photos as running statistics, and the affine parameters that
+make it reproduce the folded conv exactly in eval mode (gamma = sqrt(var + eps), beta = bias + mean). In training
+mode the batch statistics are close to those, so fine-tuning starts from the shipped function. It is how a model
+trained from scratch in an earlier session, whose checkpoint is gone, becomes the starting point of a new run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnx import numpy_helper
+
+from colorize_runtime.colour import WINDOW
+from train.data import load_photos, runtime_view, to_tensors
+from train.model import Colorizer
+from train.train import Config, save_atomic
+
+CALIBRATION_PHOTOS = 256
+
+
+def _conv_to_batchnorm(model: Colorizer) -> dict[str, str]:
+    """Name of each conv followed by a BatchNorm -> that BatchNorm's name."""
+    pairs, previous = {}, None
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.BatchNorm2d) and previous is not None:
+            pairs[previous] = name
+        previous = name if isinstance(module, torch.nn.Conv2d) else None
+    return pairs
+
+
+def recover(onnx_path: Path, data: str, size: int = 160) -> tuple[Colorizer, dict]:
+    """The ONNX file's network as a torch Colorizer with unfolded BatchNorms, and the file's metadata."""
+    proto = onnx.load(str(onnx_path))
+    meta = {p.key: json.loads(p.value) for p in proto.metadata_props}
+    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in proto.graph.initializer}
+    model = Colorizer.from_config(meta["training_config"]).eval()
+    pairs = _conv_to_batchnorm(model)
+    modules = dict(model.named_modules())
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name in weights:
+                parameter.copy_(weights[name])
+        for conv, norm in pairs.items():
+            bn = modules[norm]
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1)
+            bn.weight.fill_(float(np.sqrt(1 + bn.eps)))
+            bn.bias.copy_(weights[f"{conv}.weight_bias"])
+    # each BatchNorm's input (its conv's output) on real photos, the network behaving as the ONNX file
+    photos = load_photos(data, limit=CALIBRATION_PHOTOS)
+    lightness, _ = to_tensors([runtime_view(p, size, WINDOW)[0] for p in photos])
+    inputs: dict[str, list[torch.Tensor]] = {norm: [] for norm in pairs.values()}
+    hooks = [modules[norm].register_forward_hook(lambda m, args, out, norm=norm: inputs[norm].append(args[0]))
+             for norm in inputs]
+    with torch.no_grad():
+        for batch in lightness.split(32):
+            model(batch)
+        for hook in hooks:
+            hook.remove()
+        for norm, values in inputs.items():
+            x = torch.cat(values).transpose(0, 1).flatten(1)
+            mean, var, bn = x.mean(1), x.var(1), modules[norm]
+            bn.bias.add_(mean)
+            bn.weight.copy_((var + bn.eps).sqrt())
+            bn.running_mean.copy_(mean)
+            bn.running_var.copy_(var)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    sample = lightness[:4].numpy()
+    with torch.no_grad():
+        difference = np.abs(model(torch.from_numpy(sample)).numpy() - session.run(None, {"L": sample})[0]).max()
+    if difference > 1e-3:
+        raise SystemExit(f"from_onnx: the recovered network differs from {onnx_path} by {difference:.2e}")
+    print(f"recovered {onnx_path}: max abs difference to onnxruntime {difference:.1e} on {len(sample)} windows")
+    return model, meta
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m train.from_onnx", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path, help="a colorize .onnx file written by python -m export")
+    parser.add_argument("out", type=Path, help="the checkpoint to write (for --init-from)")
+    parser.add_argument("--data", default=Config.data, help="photos for the BatchNorm statistics")
+    args = parser.parse_args(argv)
+    model, meta = recover(args.model, args.data)
+    config = meta["training_config"] | {"init_from": ""}
+    checkpoint = {"model": model.state_dict(), "optimizer": {}, "config": config, "step": meta["training_step"],
+                  "best_val": meta["val_loss"]["value"], "recovered_from": str(args.model)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    save_atomic(checkpoint, args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
