@@ -442,3 +442,21 @@ def test_version_and_help_are_quick_they_load_neither_onnxruntime_nor_opencv():
 def test_help_shows_the_real_max_pixels_default(capsys):
     assert main(["--help"]) == 0
     assert f"{files.DEFAULT_MAX_PIXELS}" in capsys.readouterr().out
+
+
+def test_model_picks_a_shipped_model_by_name_and_help_lists_the_names(run, tmp_path, capsys):
+    from colorize_runtime.colorizer import SHIPPED_MODELS
+
+    assert main(["--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert all(name in help_text for name in SHIPPED_MODELS)
+    photo = write_photo(tmp_path / "p.png", 40, 60, channels=1)
+    outputs = {}
+    for name in SHIPPED_MODELS:
+        target = tmp_path / f"{name}.png"
+        assert run(photo, "-o", target, "--model", name, model=None)[0] == 0
+        outputs[name] = files.read_image(target)
+        assert outputs[name].shape == (40, 60, 3)
+    assert not np.array_equal(*outputs.values())  # two different networks
+    code, _, err = run(photo, "-o", tmp_path / "x.png", "--model", "no-such-model", model=None)
+    assert code == 2 and "no-such-model: model file not found" in err

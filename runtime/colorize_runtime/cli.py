@@ -104,8 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "failed), reason, seconds")
     # Model options left out are not passed on, so that the Colorizer's own defaults apply.
     model = parser.add_argument_group("model", argument_default=argparse.SUPPRESS)
-    model.add_argument("--model", metavar="PATH", default=os.environ.get("COLORIZE_MODEL"),
-                       help="ONNX model (default: $COLORIZE_MODEL, else the model shipped with the package)")
+    model.add_argument("--model", metavar="NAME|PATH", default=os.environ.get("COLORIZE_MODEL"),
+                       help="a shipped model by name: classification (the default: vivid colours) or regression "
+                            "(cautious, muted colours), or the path of an ONNX model (default: $COLORIZE_MODEL, "
+                            "else classification)")
     model.add_argument("--providers", choices=["auto", "cpu", "cuda"],
                        help="onnxruntime execution provider (cuda fails loudly when unavailable)")
     model.add_argument("--threads", type=_positive_int, metavar="N", help="CPU threads for the network")

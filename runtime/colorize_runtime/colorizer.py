@@ -13,8 +13,28 @@ from colorize_runtime import colour
 from colorize_runtime.errors import ColorizeError
 
 
+# The models shipped in the package, by name (models/MODEL_CARD.md): the default predicts a distribution over
+# colours and picks a likely one (vivid); the regression model predicts the mean colour (cautious, muted, the
+# best PSNR).
+SHIPPED_MODELS = {"classification": "colorize.onnx", "regression": "colorize_regression.onnx"}
+DEFAULT_MODEL = "classification"
+
+
+def shipped_model_path(name: str = DEFAULT_MODEL) -> Path:
+    return Path(str(resources.files("colorize_runtime.models") / SHIPPED_MODELS[name]))
+
+
 def default_model_path() -> Path:
-    return Path(str(resources.files("colorize_runtime.models") / "colorize.onnx"))
+    return shipped_model_path(DEFAULT_MODEL)
+
+
+def resolve_model(model: str | Path | None) -> Path:
+    """A shipped model's name (SHIPPED_MODELS), a path, or None (the default shipped model) -> its file."""
+    if model is None:
+        return default_model_path()
+    if isinstance(model, str) and model in SHIPPED_MODELS:
+        return shipped_model_path(model)
+    return Path(model)
 
 
 def _select_providers(providers: str | None) -> list[str]:
@@ -103,7 +123,8 @@ def scale_down(image: np.ndarray, width: int, height: int) -> np.ndarray:
 class Colorizer:
     """Colourise photos with the colorize ONNX model.
 
-    model: path of an .onnx file (None: the model shipped in this package).
+    model: a shipped model's name (SHIPPED_MODELS: "classification", the default, or "regression"), or the path
+        of an .onnx file (None: the default shipped model).
     providers: "auto" (CUDA if onnxruntime offers it, else CPU), "cpu" or "cuda" (an error if CUDA is missing).
     threads: onnxruntime intra-op threads (None: onnxruntime's default, one per physical core).
     stride: window step in pixels, below the 256 window so windows overlap and are averaged (None: half a window).
@@ -128,7 +149,7 @@ class Colorizer:
                  stride: int | None = None, size: int | None = DEFAULT_SIZE, blend: str = "mean",
                  saturation: float = 1.0, precision: str = "fp32", batch: int | None = None,
                  mirror: bool | None = None) -> None:
-        self.model_path = Path(model) if model is not None else default_model_path()
+        self.model_path = resolve_model(model)
         if precision not in PRECISIONS:
             raise ColorizeError(f"unknown precision {precision!r}: use {' or '.join(PRECISIONS)}")
         if precision == "int8":
