@@ -1,11 +1,15 @@
-"""Embedding: docs/EMBEDDING.md matches the exported files, the all-in-one file and the Node.js example match the
-Python runtime."""
+"""Embedding: docs/EMBEDDING.md matches the exported files; the all-in-one file, the Node.js example and the web
+page (in headless Chromium) give what the Python runtime gives, at every size the export checks."""
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
+import threading
 
 import cv2
 import numpy as np
@@ -14,7 +18,7 @@ import onnxruntime as ort
 import pytest
 
 from colorize_runtime import Colorizer
-from tests.conftest import REPOSITORY, photo_like
+from tests.conftest import REPOSITORY, SHIPPED_MODEL, SAMPLE_PHOTO, photo_like
 
 pytest.importorskip("torch")  # fresh_onnx exports a network
 
@@ -22,7 +26,11 @@ from export import allinone  # noqa: E402
 
 DOC = REPOSITORY / "docs" / "EMBEDDING.md"
 NODE_EXAMPLE = REPOSITORY / "examples" / "node"
+WEB_EXAMPLE = REPOSITORY / "examples" / "web"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ONNX_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.UINT8: "uint8"}
+SIZES = [pytest.param(height, width, gray, id=f"{height}x{width} {'gray' if gray else 'colour'}")
+         for height, width in allinone.PARITY_SIZES for gray in (False, True)]
 
 
 def doc_table(heading: str) -> list[list[str]]:
@@ -36,10 +44,35 @@ def metadata(path) -> dict:
     return {p.key: json.loads(p.value) for p in onnx.load(path).metadata_props}
 
 
+@functools.cache
+def photo_of(height: int, width: int, gray: bool) -> np.ndarray:
+    """A gray (H, W) or BGR test photo of that size, the same for every test that asks."""
+    return photo_like(height, width, channels=1 if gray else 3, seed=height + width)
+
+
 @pytest.fixture(scope="session")
 def rgb_onnx(fresh_onnx):
-    """The all-in-one file that export/ wrote beside fresh_onnx."""
+    """The all-in-one file that export/ wrote beside fresh_onnx (export checked it against the runtime first)."""
     return allinone.allinone_path(fresh_onnx)
+
+
+@pytest.fixture(scope="session")
+def rgb_session(rgb_onnx):
+    return ort.InferenceSession(str(rgb_onnx), providers=["CPUExecutionProvider"])
+
+
+@pytest.fixture(scope="session")
+def expected(fresh_onnx):
+    """expected(height, width, gray, saturation=1.0): Colorizer(fresh_onnx).colorize (defaults) of photo_of, BGR."""
+    colorizers = {}
+
+    @functools.cache
+    def colorize(height: int, width: int, gray: bool, saturation: float = 1.0) -> np.ndarray:
+        if saturation not in colorizers:
+            colorizers[saturation] = Colorizer(fresh_onnx, providers="cpu", saturation=saturation)
+        return colorizers[saturation].colorize(photo_of(height, width, gray))
+
+    return colorize
 
 
 def test_export_writes_a_checked_all_in_one_file_with_the_documented_inputs_and_outputs(fresh_onnx, rgb_onnx):
@@ -51,7 +84,7 @@ def test_export_writes_a_checked_all_in_one_file_with_the_documented_inputs_and_
         (value,) = [v for v in list(graph.input) + list(graph.output) if v.name == name]
         dims = [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
         assert ONNX_DTYPES[value.type.tensor_type.elem_type] == dtype
-        assert json.loads(shape.replace("N", '"N"')) == dims
+        assert json.loads(re.sub(r"([A-Z])", r'"\1"', shape)) == dims
 
 
 def test_documented_metadata_keys_are_the_keys_in_the_files(fresh_onnx, rgb_onnx):
@@ -65,21 +98,57 @@ def test_documented_colour_contract_values_are_the_values_in_the_file(fresh_onnx
     assert documented == metadata(fresh_onnx)["colour_contract"]
 
 
-@pytest.mark.parametrize("gray", [False, True], ids=["colour photo", "gray photo as three equal channels"])
-def test_all_in_one_output_matches_the_python_runtime(fresh_onnx, rgb_onnx, gray):
-    photo = photo_like(256, 256, channels=1 if gray else 3, seed=5)
-    rgb = np.repeat(photo[..., None], 3, axis=2) if gray else np.ascontiguousarray(photo[..., ::-1])
-    session = ort.InferenceSession(str(rgb_onnx), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"rgb": rgb[None]})[0]
-    assert got.dtype == np.uint8 and got.shape == (1, 256, 256, 3)
-    expected = Colorizer(fresh_onnx, providers="cpu", size=None, mirror=False).colorize(photo)[..., ::-1]
-    assert allinone.share_within_one_level(got[0], expected) >= 0.99
+def test_all_in_one_metadata_names_the_runtime_defaults_it_computes(fresh_onnx, rgb_onnx):
+    runtime = Colorizer(fresh_onnx, providers="cpu")
+    entry = metadata(rgb_onnx)["all_in_one"]
+    assert (entry["working_resolution"], entry["stride"], entry["mirror"], entry["blend"]) == \
+        (runtime.size, runtime.stride, runtime.mirror, runtime.blend) == (160, 128, True, "mean")
+    assert {key: value for key, value in metadata(rgb_onnx).items() if key != "all_in_one"} == metadata(fresh_onnx)
 
 
-def test_all_in_one_rejects_a_photo_of_another_size(rgb_onnx):
-    session = ort.InferenceSession(str(rgb_onnx), providers=["CPUExecutionProvider"])
+@pytest.mark.parametrize("height, width, gray", SIZES)
+def test_all_in_one_output_matches_the_python_runtime(rgb_session, expected, height, width, gray):
+    got = rgb_session.run(None, allinone.feeds(photo_of(height, width, gray)))[0]
+    assert got.dtype == np.uint8 and got.shape == (1, height, width, 3)
+    assert allinone.agrees(allinone.shares_within(got[0], expected(height, width, gray)[..., ::-1]))
+
+
+def test_all_in_one_saturation_is_the_runtimes(rgb_session, expected):
+    got = rgb_session.run(None, allinone.feeds(photo_of(333, 500, False), saturation=0.5))[0][0]
+    assert allinone.agrees(allinone.shares_within(got, expected(333, 500, False, 0.5)[..., ::-1]))
+    gray = rgb_session.run(None, allinone.feeds(photo_of(333, 500, False), saturation=0.0))[0][0].astype(int)
+    assert np.abs(gray - gray[..., :1]).max() <= 1  # no colour left
+
+
+def test_all_in_one_rejects_a_photo_with_four_channels(rgb_session):
     with pytest.raises(Exception, match="rgb"):
-        session.run(None, {"rgb": np.zeros((1, 128, 128, 3), np.uint8)})
+        rgb_session.run(None, {"rgb": np.zeros((1, 32, 32, 4), np.uint8), "saturation": np.array(1, np.float32)})
+
+
+def test_export_refuses_an_all_in_one_file_that_differs_from_the_runtime(fresh_onnx, pointwise_onnx, tmp_path,
+                                                                           monkeypatch, capsys):
+    """Built around another network than the runtime's reference, the file fails the parity check: not written."""
+    build = allinone.build
+    monkeypatch.setattr(allinone, "build", lambda network, size, stride: build(onnx.load(pointwise_onnx), size,
+                                                                                 stride))
+    monkeypatch.setattr(allinone, "PARITY_SIZES", ((100, 60),))
+    output = tmp_path / "refused_rgb.onnx"
+    with pytest.raises(SystemExit, match="differs from the Python runtime on 100x60 colour, 100x60 gray"):
+        allinone.write(fresh_onnx, SAMPLE_PHOTO, output)
+    assert not output.exists() and not list(tmp_path.iterdir())
+
+
+def test_shipped_all_in_one_file_is_the_shipped_network_wrapped():
+    """models/colorize_rgb.onnx must be regenerated (python -m export.allinone models/colorize.onnx) whenever
+    models/colorize.onnx changes: same metadata, same colours as the runtime."""
+    shipped_rgb = allinone.allinone_path(SHIPPED_MODEL)
+    assert {key: value for key, value in metadata(shipped_rgb).items() if key != "all_in_one"} == \
+        metadata(SHIPPED_MODEL)
+    photo = cv2.imread(str(SAMPLE_PHOTO), cv2.IMREAD_COLOR)
+    session = ort.InferenceSession(str(shipped_rgb), providers=["CPUExecutionProvider"])
+    got = session.run(None, allinone.feeds(photo))[0][0]
+    expected_rgb = Colorizer(SHIPPED_MODEL, providers="cpu").colorize(photo)[..., ::-1]
+    assert allinone.agrees(allinone.shares_within(got, expected_rgb))
 
 
 @pytest.fixture(scope="session")
@@ -95,31 +164,85 @@ def node_example():
 
 
 def run_node(script, *args) -> subprocess.CompletedProcess:
-    return subprocess.run(["node", str(script), *map(str, args)], capture_output=True, text=True, timeout=120)
+    return subprocess.run(["node", str(script), *map(str, args)], capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize("model, height, width, channels", [
-    ("colorize.onnx", 200, 300, 3),      # padded up to one window, two windows across
-    ("colorize.onnx", 90, 70, 1),        # gray PNG, padded in both directions
-    ("colorize_rgb.onnx", 256, 256, 3),  # the all-in-one file
+@pytest.mark.parametrize("height, width, gray", SIZES)
+def test_node_example_with_the_all_in_one_file_matches_the_python_runtime(node_example, rgb_onnx, expected, tmp_path,
+                                                                          height, width, gray):
+    source, output = tmp_path / "photo.png", tmp_path / "photo_color.png"
+    cv2.imwrite(str(source), photo_of(height, width, gray))  # PNG: lossless, both sides decode the same pixels
+    result = run_node(node_example, rgb_onnx, source, output)
+    assert result.returncode == 0, result.stderr
+    got = cv2.imread(str(output), cv2.IMREAD_COLOR)
+    assert got.shape == (height, width, 3)
+    assert allinone.agrees(allinone.shares_within(got, expected(height, width, gray)))
+
+
+@pytest.mark.parametrize("height, width, channels", [
+    (200, 300, 3),  # padded up to one window, two windows across
+    (90, 70, 1),    # gray PNG, padded in both directions
 ])
-def test_node_example_matches_the_python_runtime(node_example, fresh_onnx, rgb_onnx, tmp_path, model, height,
-                                                 width, channels):
+def test_node_example_with_the_network_file_matches_the_runtime_at_full_size(node_example, fresh_onnx, tmp_path,
+                                                                             height, width, channels):
     photo = photo_like(height, width, channels, seed=7)
     source, output = tmp_path / "photo.png", tmp_path / "photo_color.png"
     cv2.imwrite(str(source), photo)
-    result = run_node(node_example, fresh_onnx if model == "colorize.onnx" else rgb_onnx, source, output)
+    result = run_node(node_example, fresh_onnx, source, output, "--saturation", "0.8")
     assert result.returncode == 0, result.stderr
-    got = cv2.imread(str(output), cv2.IMREAD_COLOR)
-    expected = Colorizer(fresh_onnx, providers="cpu", size=None, mirror=False).colorize(photo)
-    assert got.shape == expected.shape
-    assert allinone.share_within_one_level(got, expected) >= 0.99
+    expected_bgr = Colorizer(fresh_onnx, providers="cpu", size=None, mirror=False, saturation=0.8).colorize(photo)
+    assert allinone.agrees(allinone.shares_within(cv2.imread(str(output), cv2.IMREAD_COLOR), expected_bgr))
 
 
 def test_node_example_reports_bad_input(node_example, rgb_onnx, tmp_path):
-    source = tmp_path / "small.png"
-    cv2.imwrite(str(source), photo_like(100, 120))
+    source = tmp_path / "broken.png"
+    source.write_bytes(b"not a png")
     result = run_node(node_example, rgb_onnx, source, tmp_path / "out.png")
-    assert result.returncode == 1 and "256 x 256" in result.stderr
+    assert result.returncode == 1 and result.stderr.startswith("colorize: ")
     assert not (tmp_path / "out.png").exists()
     assert run_node(node_example, rgb_onnx).returncode == 2
+    assert run_node(node_example, rgb_onnx, source, tmp_path / "out.png", "--saturation", "lots").returncode == 2
+
+
+@pytest.fixture(scope="session")
+def web_page(rgb_onnx):
+    """The page served as examples/web/serve.py serves it (127.0.0.1, cross-origin isolated), with the freshly
+    exported all-in-one file at /fresh_rgb.onnx; its URL. Skipped when Chromium, node or npm is missing."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it)")
+    if not (shutil.which("node") and shutil.which("npm")):
+        pytest.skip("node and npm are needed for the web page (onnxruntime-web) and its driver (playwright-core)")
+    if not (WEB_EXAMPLE / "node_modules").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB_EXAMPLE, check=True, timeout=600)
+    spec = importlib.util.spec_from_file_location("serve", WEB_EXAMPLE / "serve.py")
+    serve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serve)
+    httpd = serve.server(0, files={"/fresh_rgb.onnx": rgb_onnx})
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}/examples/web/?model=/fresh_rgb.onnx"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def drive_page(url, photo_path, output, *options) -> dict:
+    result = subprocess.run(["node", str(WEB_EXAMPLE / "drive.mjs"), url, str(photo_path), str(output), *options],
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("height, width, gray, saturation", [
+    (768, 1024, False, None),
+    (200, 1000, True, "1.5"),  # a panorama (several windows), and the slider moved
+    (3000, 4000, False, None),  # 12 MP: the tab does not run out of memory
+], ids=["768x1024 colour", "200x1000 gray, saturation 1.5", "3000x4000 colour"])
+def test_web_page_download_matches_the_python_runtime(web_page, expected, tmp_path, height, width, gray, saturation):
+    source, output = tmp_path / "photo.png", tmp_path / "download.png"
+    cv2.imwrite(str(source), photo_of(height, width, gray))
+    facts = drive_page(web_page, source, output, *(["--saturation", saturation] if saturation else []))
+    assert facts["crossOriginIsolated"] and facts["download"] == "photo_color.png"
+    got = cv2.imread(str(output), cv2.IMREAD_COLOR)
+    assert got.shape == (height, width, 3)
+    reference = expected(height, width, gray, float(saturation or 1))
+    assert allinone.agrees(allinone.shares_within(got, reference))

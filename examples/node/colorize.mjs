@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // Colourise a photo with a colorize ONNX file from Node.js: no Python, no OpenCV. Follows docs/EMBEDDING.md.
 //
-//   node colorize.mjs MODEL.onnx INPUT.(png|jpg) OUTPUT.(png|jpg) [--stride N]
+//   node colorize.mjs MODEL.onnx INPUT.(png|jpg) OUTPUT.(png|jpg) [--stride N] [--saturation F]
 //
 // MODEL is either file:
-//   colorize.onnx      "L" -> "ab": this script does the colour conversion and slides 256x256 windows, any size.
-//   colorize_rgb.onnx  the all-in-one file, uint8 RGB in and out: the photo must be 256 x 256.
+//   colorize_rgb.onnx  the all-in-one file, uint8 RGB in and out, any size: what `colorize-run` does by default
+//                      (working resolution, mirror) happens inside the graph.
+//   colorize.onnx      "L" -> "ab": this script does the colour conversion and slides 256x256 windows over the
+//                      photo at its native resolution, one view (`colorize-run --size full`); --stride N.
+// --saturation F scales the predicted colour with either file (1: as predicted, 0: gray).
 import { readFileSync, writeFileSync } from "node:fs";
 import { extname } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -111,7 +114,7 @@ function mirror(i, n) {
   return j < n ? j : 2 * n - 1 - j;
 }
 
-async function colorizeWithNetwork(session, metadata, image, stride) {
+async function colorizeWithNetwork(session, metadata, image, stride, saturation) {
   const contract = metadata.colour_contract;
   const win = contract.window;
   const { width: w, height: h, rgba } = image;
@@ -145,29 +148,51 @@ async function colorizeWithNetwork(session, metadata, image, stride) {
   const rgb = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const p = y * pw + x, scale = contract.ab_scale / count[p];
+      const p = y * pw + x, scale = (contract.ab_scale * saturation) / count[p];
       labToRgb(L[y * w + x], abSum[p] * scale, abSum[ph * pw + p] * scale, rgb, 3 * (y * w + x));
     }
   }
   return rgb;
 }
 
-async function colorizeAllInOne(session, image) {
-  const [, height, width] = session.inputMetadata[0].shape;
-  if (image.width !== width || image.height !== height) {
-    throw new Error(`the all-in-one model takes a ${width} x ${height} photo, not ${image.width} x ${image.height}`);
-  }
+/** The all-in-one file: inputs "rgb" (uint8 [1, H, W, 3]) and "saturation" (float32 scalar). */
+async function colorizeAllInOne(session, image, saturation) {
+  const { width, height, rgba } = image;
   const rgb = new Uint8Array(width * height * 3);
-  for (let i = 0; i < width * height; i++) rgb.set(image.rgba.subarray(4 * i, 4 * i + 3), 3 * i);
-  const feeds = { [session.inputNames[0]]: new ort.Tensor("uint8", rgb, [1, height, width, 3]) };
-  return (await session.run(feeds))[session.outputNames[0]].data;
+  for (let i = 0; i < width * height; i++) {
+    rgb[3 * i] = rgba[4 * i];
+    rgb[3 * i + 1] = rgba[4 * i + 1];
+    rgb[3 * i + 2] = rgba[4 * i + 2];
+  }
+  const feeds = {
+    rgb: new ort.Tensor("uint8", rgb, [1, height, width, 3]),
+    saturation: new ort.Tensor("float32", Float32Array.of(saturation), []),
+  };
+  return (await session.run(feeds)).colorized_rgb.data;
 }
 
+/** Removes "--name VALUE" from argv and returns VALUE as a number (fallback when absent). */
+function numberOption(argv, name, fallback) {
+  const at = argv.indexOf(name);
+  if (at < 0) return fallback;
+  const value = Number(argv.splice(at, 2)[1]);
+  if (!Number.isFinite(value)) throw new UsageError(`${name} needs a number`);
+  return value;
+}
+
+class UsageError extends Error {}
+
+const USAGE = "usage: node colorize.mjs MODEL.onnx INPUT.(png|jpg) OUTPUT.(png|jpg) [--stride N] [--saturation F]";
+
 async function main(argv) {
-  const strideAt = argv.indexOf("--stride");
-  const stride = strideAt >= 0 ? Number(argv.splice(strideAt, 2)[1]) : undefined;
-  if (argv.length !== 3) {
-    console.error("usage: node colorize.mjs MODEL.onnx INPUT.(png|jpg) OUTPUT.(png|jpg) [--stride N]");
+  let stride, saturation;
+  try {
+    stride = numberOption(argv, "--stride", undefined);
+    saturation = numberOption(argv, "--saturation", 1);
+    if (argv.length !== 3) throw new UsageError("three paths are needed");
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`colorize: ${error.message}\n${USAGE}`);
     return 2;
   }
   const [modelPath, inputPath, outputPath] = argv;
@@ -177,9 +202,9 @@ async function main(argv) {
   const session = await ort.InferenceSession.create(bytes);
   const image = readImage(inputPath);
   const window = metadata.colour_contract.window;
-  const rgb = session.inputMetadata[0].type === "uint8"
-    ? await colorizeAllInOne(session, image)
-    : await colorizeWithNetwork(session, metadata, image, stride ?? window / 2);
+  const rgb = session.inputNames.includes("rgb")
+    ? await colorizeAllInOne(session, image, saturation)
+    : await colorizeWithNetwork(session, metadata, image, stride ?? window / 2, saturation);
   writeImage(outputPath, image.width, image.height, rgb);
   console.log(`wrote ${outputPath}: ${image.width} x ${image.height}`);
   return 0;

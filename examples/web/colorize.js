@@ -1,0 +1,171 @@
+// The page's logic: decode the photo in the browser, run the all-in-one file (models/colorize_rgb.onnx) with
+// onnxruntime-web's WASM backend, show gray | colour, save PNG or JPEG. Nothing leaves the browser.
+// docs/EMBEDDING.md describes the file's inputs and outputs and this page's limits.
+import * as ort from "./node_modules/onnxruntime-web/dist/ort.wasm.min.mjs";
+
+// ?model=URL loads another all-in-one file (the tests use a freshly exported one).
+const MODEL_URL = new URLSearchParams(location.search).get("model") ?? "../../models/colorize_rgb.onnx";
+// Larger photos are refused before decoding. The WASM heap is 4 GiB at most: in Chromium a 61 MP photo
+// worked and a 75 MP one ran out of it (std::bad_alloc); see docs/EMBEDDING.md.
+const MAX_PIXELS = 60_000_000;
+
+ort.env.wasm.wasmPaths = new URL("node_modules/onnxruntime-web/dist/", import.meta.url).href;
+// Threads need SharedArrayBuffer, which browsers allow only on a cross-origin isolated page (serve.py's headers).
+ort.env.wasm.numThreads = self.crossOriginIsolated ? navigator.hardwareConcurrency : 1;
+ort.env.wasm.proxy = true; // the network runs in a worker, so the page stays responsive
+
+const $ = (id) => document.getElementById(id);
+let session = null;
+let photo = null; // { name, width, height, rgb: Uint8Array, alpha: Uint8Array | null }
+let colouredFor = null; // the saturation of the colour canvas, or null
+let busy = false;
+
+function show(state, message, error = false) {
+  document.body.dataset.state = state;
+  $("status").textContent = message;
+  $("status").classList.toggle("error", error);
+  const ready = state === "done";
+  $("download-png").disabled = !ready;
+  $("download-jpeg").disabled = !ready;
+}
+
+// sRGB <-> linear (the formulas of docs/EMBEDDING.md), for the gray view only: the colours come from the model.
+const DECODE = Float32Array.from({ length: 256 }, (_, v) => {
+  const s = v / 255;
+  return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+});
+const encode = (v) => (v <= 0.0031308 ? 12.92 * v : 1.055 * v ** (1 / 2.4) - 0.055);
+
+/** The photo's lightness as a gray image (a, b = 0): what the network is given. */
+function grayView(width, height, rgb) {
+  const image = new ImageData(width, height);
+  const out = image.data;
+  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+    const y = 0.212671 * DECODE[rgb[i]] + 0.71516 * DECODE[rgb[i + 1]] + 0.072169 * DECODE[rgb[i + 2]];
+    out[j] = out[j + 1] = out[j + 2] = Math.round(255 * encode(y));
+    out[j + 3] = 255;
+  }
+  return image;
+}
+
+function paint(canvas, image) {
+  canvas.width = image.width;
+  canvas.height = image.height;
+  canvas.getContext("2d").putImageData(image, 0, 0);
+}
+
+/** A File -> { width, height, rgb, alpha }: upright (EXIF orientation applied), the file's own pixel values. */
+async function decode(file) {
+  const bitmap = await createImageBitmap(file, {
+    imageOrientation: "from-image", colorSpaceConversion: "none", premultiplyAlpha: "none",
+  });
+  const { width, height } = bitmap;
+  if (width * height > MAX_PIXELS) {
+    bitmap.close();
+    throw new Error(`${width} × ${height} is ${(width * height / 1e6).toFixed(1)} MP; this page takes up to ` +
+      `${MAX_PIXELS / 1e6} MP (use colorize-run for larger photos)`);
+  }
+  const canvas = new OffscreenCanvas(width, height);
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const rgba = context.getImageData(0, 0, width, height).data;
+  const rgb = new Uint8Array(width * height * 3);
+  let alpha = null;
+  for (let i = 0, j = 0; j < rgba.length; i += 3, j += 4) {
+    rgb[i] = rgba[j];
+    rgb[i + 1] = rgba[j + 1];
+    rgb[i + 2] = rgba[j + 2];
+    if (rgba[j + 3] !== 255 && alpha === null) alpha = new Uint8Array(width * height).fill(255);
+    if (alpha !== null) alpha[j / 4] = rgba[j + 3];
+  }
+  return { width, height, rgb, alpha };
+}
+
+async function colour(saturation) {
+  const { width, height, rgb, alpha } = photo;
+  show("running", `Colouring ${width} × ${height} on ${ort.env.wasm.numThreads} thread(s)…`);
+  const feeds = {
+    rgb: new ort.Tensor("uint8", rgb.slice(), [1, height, width, 3]), // a copy: the worker takes its buffer
+    saturation: new ort.Tensor("float32", Float32Array.of(saturation), []),
+  };
+  const start = performance.now();
+  const coloured = (await session.run(feeds)).colorized_rgb.data;
+  const seconds = (performance.now() - start) / 1000;
+  const image = new ImageData(width, height);
+  for (let i = 0, j = 0; i < coloured.length; i += 3, j += 4) {
+    image.data[j] = coloured[i];
+    image.data[j + 1] = coloured[i + 1];
+    image.data[j + 2] = coloured[i + 2];
+    image.data[j + 3] = alpha === null ? 255 : alpha[j / 4];
+  }
+  paint($("colour"), image);
+  colouredFor = saturation;
+  document.body.dataset.seconds = seconds.toFixed(3);
+  show("done", `Coloured ${width} × ${height} in ${seconds.toFixed(2)} s on ${ort.env.wasm.numThreads} ` +
+    `thread(s), saturation ${saturation.toFixed(2)}.`);
+}
+
+/** Runs colour() for the photo and the slider's saturation, again if either changed during a run. */
+async function update() {
+  if (busy || photo === null) return;
+  busy = true;
+  try {
+    let current;
+    do {
+      current = photo;
+      await colour(Number($("saturation").value));
+    } while (current !== photo || colouredFor !== Number($("saturation").value));
+  } catch (error) {
+    show("error", `Could not colour the photo: ${error.message ?? error}`, true);
+  } finally {
+    busy = false;
+  }
+}
+
+async function open(file) {
+  if (!file || session === null) return;
+  show("decoding", `Reading ${file.name}…`);
+  try {
+    const decoded = await decode(file);
+    paint($("gray"), grayView(decoded.width, decoded.height, decoded.rgb));
+    photo = { name: file.name.replace(/\.[^.]*$/, "") || "photo", ...decoded };
+  } catch (error) {
+    show("error", `Could not read ${file.name}: ${error.message ?? error}`, true);
+    return;
+  }
+  await update();
+}
+
+function download(type, extension) {
+  $("colour").toBlob((blob) => {
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `${photo.name}_color.${extension}`; // colorize-run's output name
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  }, type, 0.95);
+}
+
+$("file").addEventListener("change", (event) => open(event.target.files[0]));
+$("drop").addEventListener("dragover", (event) => { event.preventDefault(); $("drop").classList.add("over"); });
+$("drop").addEventListener("dragleave", () => $("drop").classList.remove("over"));
+$("drop").addEventListener("drop", (event) => {
+  event.preventDefault();
+  $("drop").classList.remove("over");
+  open(event.dataTransfer.files[0]);
+});
+$("saturation").addEventListener("input", () => {
+  $("saturation-value").textContent = Number($("saturation").value).toFixed(2);
+});
+$("saturation").addEventListener("change", update); // on release: each change runs the whole graph again
+$("download-png").addEventListener("click", () => download("image/png", "png"));
+$("download-jpeg").addEventListener("click", () => download("image/jpeg", "jpg"));
+
+try {
+  session = await ort.InferenceSession.create(MODEL_URL, { executionProviders: ["wasm"] });
+  show("ready", `Model loaded (${ort.env.wasm.numThreads} thread(s)${self.crossOriginIsolated ? "" :
+    "; serve the page with the cross-origin isolation headers for more"}). Choose a photo.`);
+} catch (error) {
+  show("error", `Could not load the model ${MODEL_URL}: ${error.message ?? error}`, true);
+}
