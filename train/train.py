@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from colorize_runtime.colour import AB_SCALE, WINDOW
 from train import bins
+from train import distributed
 from train.colour_torch import lab_to_bgr
 from train.data import gray_lightness_and_bgr, load_photos, random_crop, runtime_view, to_tensors, valid_masks
 from train.model import Colorizer
@@ -57,6 +58,8 @@ class Config:
     seed: int = 1337
     device: str = "auto"          # auto | cpu | cuda
     threads: int = 0              # 0: torch's default
+    world_size: int = 1           # set by training: torchrun's processes (train/distributed.py), recorded here
+    global_batch: int = 0         # set by training: batch_size x world_size
 
 
 def learning_rate(config: Config, step: int) -> float:
@@ -160,7 +163,9 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
-        self.device = torch.device("cuda" if cuda else "cpu")
+        self.process = distributed.start(cuda)  # torchrun's processes; a plain run is rank 0 of 1
+        self.device = self.process.device(cuda)
+        config.world_size, config.global_batch = self.process.world_size, config.batch_size * self.process.world_size
         # CUDA: fp16 AMP with a grad scaler. CPU: bf16 autocast + channels_last where the CPU has bf16 instructions
         # (AVX512-BF16 or AMX: ~3x plain fp32); on an AVX2-only CPU bf16 is emulated, 5-50x slower (measured on an
         # AMD EPYC without AVX-512), so plain fp32 there.
@@ -201,7 +206,9 @@ class Trainer:
                             for i in range(0, len(views), 32)]
         self.data_summary = {"train_folder": config.data, "train_photos": len(self.train_images),
                              "val_folder": config.val, "val_photos": len(val_images)}
-        self.rng = np.random.default_rng([config.seed, self.step])
+        self.rng = np.random.default_rng(self.process.seed([config.seed, self.step]))
+        self.train_images = self.process.share(self.train_images)  # torchrun: each process its own photos
+        self.training_model = self.process.wrap(self.model)  # torchrun: DDP averages the gradients
 
     def _init_has_bins(self) -> bool:
         """Whether --init-from gives a classification model's cells (then they and num_bins are kept)."""
@@ -332,7 +339,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, self.step)
         with self._autocast():
-            output = self.model(self._to_device(lightness))
+            output = self.training_model(self._to_device(lightness))
         loss = self.loss(output, **batch)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -346,18 +353,20 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         self._train_mode()
         start, running = time.time(), []
-        with open(log_path, "a") as log, tqdm(initial=self.step, total=config.max_steps, unit="step") as bar:
+        is_main = self.process.is_main  # under torchrun, rank 0 alone validates, logs and writes checkpoints
+        with open(log_path if is_main else os.devnull, "a") as log, \
+                tqdm(initial=self.step, total=config.max_steps, unit="step", disable=not is_main) as bar:
             while self.step < config.max_steps:
                 running.append(self.train_step())
                 bar.update(1)
                 record = None
                 if self.step % config.log_interval == 0:
-                    record = {"step": self.step, "train_loss": float(np.mean(running)),
+                    record = {"step": self.step, "train_loss": self.process.mean(float(np.mean(running))),
                               "lr": learning_rate(config, self.step - 1), "crop": config.crop,
                               "elapsed_s": round(time.time() - start, 1)}
                     running = []
                     bar.set_postfix(loss=f"{record['train_loss']:.4f}")
-                if self.step % config.eval_interval == 0 or self.step == config.max_steps:
+                if is_main and (self.step % config.eval_interval == 0 or self.step == config.max_steps):
                     record = (record or {"step": self.step}) | self.validate()
                     improved = record["val_loss"] < self.best_val
                     if improved:
@@ -374,6 +383,7 @@ class Trainer:
                 if record:
                     log.write(json.dumps(record) + "\n")
                     log.flush()
+        self.process.finish()
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[dict, bool]:
