@@ -32,7 +32,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, compose, helper, inliner
-from onnxscript import BOOL, DOUBLE, FLOAT, INT32, INT64, UINT8, script
+from onnxscript import DOUBLE, FLOAT, INT32, INT64, UINT8, script
 from onnxscript import opset18 as op
 
 from colorize_runtime import Colorizer
@@ -156,7 +156,7 @@ def round_levels(values, half_up):
 @script(default_opset=op)
 def area_reduce(image, height, width, size_out):
     """A float [height, width, 3] image of 8-bit levels -> [size_out[0], size_out[1], 3] by OpenCV's INTER_AREA
-    (cv2.resize; rows first, then columns, as OpenCV sums them), rounded to levels."""
+    (cv2.resize; each row summed along x first, then the rows, the order of OpenCV's sums), rounded to levels."""
     out_height = op.Slice(size_out, [0], [1])
     out_width = op.Slice(size_out, [1], [2])
     column_index, column_weight = area_taps(width, out_width)
