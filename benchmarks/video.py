@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from colorize_runtime import Colorizer
-from colorize_runtime.video import DEFAULT_TEMPORAL_SMOOTHING
+from colorize_runtime.video import DEFAULT_CRF, DEFAULT_TEMPORAL_SMOOTHING, ENCODER_PRESET
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DOC = REPOSITORY / "docs" / "PERFORMANCE.md"
@@ -53,15 +53,16 @@ def landscape_photos(folder: Path, count: int) -> list[Path]:
     return chosen
 
 
-def write_clip(av, path: Path, gray_frames, rate: int = RATE) -> Path:
-    """Gray frames as an H.264 clip (near-transparent quality, no audio)."""
+def write_clip(av, path: Path, frames, rate: int = RATE, options: dict | None = None) -> Path:
+    """Gray or BGR frames as an H.264 clip, no audio (default options: near-transparent quality)."""
     with av.open(str(path), "w") as output:
         video = output.add_stream("libx264", rate=rate)
-        video.pix_fmt, video.options = "yuv420p", {"crf": "18", "preset": "veryfast"}
-        for index, gray in enumerate(gray_frames):
+        video.pix_fmt, video.options = "yuv420p", options or {"crf": "18", "preset": "veryfast"}
+        for index, frame in enumerate(frames):
             if index == 0:
-                video.height, video.width = gray.shape
-            for packet in video.encode(av.VideoFrame.from_ndarray(gray, format="gray")):
+                video.height, video.width = frame.shape[:2]
+            pixels = "gray" if frame.ndim == 2 else "bgr24"
+            for packet in video.encode(av.VideoFrame.from_ndarray(frame, format=pixels)):
                 output.mux(packet)
         for packet in video.encode():
             output.mux(packet)
@@ -141,6 +142,11 @@ def steadiness(av, colorizer: Colorizer, photos: list[Path], scratch: Path) -> d
                               (cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in originals))
             add((scene, "original"), ab_flicker(originals))
             add((scene, "original", "small"), ab_flicker(originals, COARSE_SIDE))
+            # the true colours through the output's own encoding: the flicker that grain and the codec give
+            encoded = decoded(av, write_clip(av, scratch / f"{scene}{number}_true.mp4", originals,
+                                             options={"crf": str(DEFAULT_CRF), "preset": ENCODER_PRESET}))
+            add((scene, "encoded"), ab_flicker(encoded))
+            add((scene, "encoded", "small"), ab_flicker(encoded, COARSE_SIDE))
             if scene == "pan":
                 add((scene, "gray psnr"), colour_psnr(decoded(av, clip), originals))
             for strength in STRENGTHS:
@@ -172,6 +178,7 @@ def steadiness_table(steady: dict, photos: int) -> str:
                 f"| {steady[('pan', key)]:.3f} | {steady[('pan', key, 'small')]:.3f} | {psnr} |")
 
     lines.append(row("source's true colours", "original", f"gray input: {steady[('pan', 'gray psnr')]:.2f}"))
+    lines.append(row("the same, H.264 as the output", "encoded", "–"))
     for strength in STRENGTHS:
         label = "0 (off)" if strength == 0 else f"{strength:g}" + (" (default)" if strength ==
                                                                     DEFAULT_TEMPORAL_SMOOTHING else "")
