@@ -194,7 +194,7 @@ def test_temporal_smoothing_lowers_flicker_on_a_grainy_static_scene(pointwise_on
         target = tmp_path / f"out{strength}.mp4"
         colorizer.colorize_video(clip, target, temporal_smoothing=strength, crf=10)
         measured[strength] = flicker(read_frames(target))
-    assert measured[0.8] < measured[0] / 2, measured
+    assert measured[0.8] < 0.6 * measured[0], measured
 
 
 def test_the_frame_iterator_smooths_and_resets_at_a_cut(pointwise_onnx):
@@ -204,7 +204,7 @@ def test_the_frame_iterator_smooths_and_resets_at_a_cut(pointwise_onnx):
     alone = list(colorizer.colorize_frames(scene_cut, temporal_smoothing=0))
     smoothed = list(colorizer.colorize_frames(scene_cut))
     assert all(frame.shape == (48, 64, 3) and frame.dtype == np.uint8 for frame in smoothed)
-    assert flicker(smoothed[:8]) < flicker(alone[:8]) / 2
+    assert flicker(smoothed[:8]) < 0.6 * flicker(alone[:8])
     # after the cut the new scene's colour is not mixed with the old one's
     assert np.abs(ab_planes(smoothed[8:9]) - ab_planes(alone[8:9])).mean() < 0.5
 
