@@ -8,7 +8,9 @@ The same N generated gray JPEGs (benchmarks.endtoend.make_photo, copied N times)
 each once with N photos and once with one photo: the one-photo difference to plain is the start-up cost, and
 (N-photo wall - one-photo wall) / (N - 1) the steady cost of a photo. The --ray runs' reports give the seconds a
 worker spends on a photo (one worker per core, one network thread each), hence photos per second per core.
-Prints a table; numbers depend on what else runs on the machine (the load average is printed with them).
+Prints a table; numbers depend on what else runs on the machine (the load average is printed with them). Ray runs
+its workers at nice 15 by default; here they run at nice 0 (RAY_worker_niceness), as plain colorize-run does, so
+that other load on the machine slows both alike.
 """
 from __future__ import annotations
 
@@ -39,8 +41,13 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=200)
     parser.add_argument("--megapixels", type=float, default=2)
+    parser.add_argument("--modes", default="plain,ray,ray-up",
+                        help="comma-separated, to split a long run (the vs-plain column needs plain first)")
+    parser.add_argument("--ray-options", default="", help="more colorize-run options for the --ray modes, "
+                        "e.g. '--ray-workers 1 --ray-cpus-per-worker 2'")
     args = parser.parse_args(argv)
 
+    os.environ["RAY_worker_niceness"] = "0"  # read by every Ray started here, in this process or a child
     import ray
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -58,11 +65,12 @@ def main(argv: list[str] | None = None) -> None:
               "start-up over plain (s) | worker s/photo (median) |")
         print("|---|---|---|---|---|---|---|---|", flush=True)
         rows = {}
-        for name in ("plain", "ray", "ray-up"):
+        for name in args.modes.split(","):
             extra = {"plain": [], "ray": ["--ray"]}.get(name)
             if extra is None:  # started only now: an idle Ray would take some CPU from the other modes
                 ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="error")
                 extra = ["--ray", ray.get_runtime_context().gcs_address]
+            extra += args.ray_options.split() if name != "plain" else []
             report = scratch / f"{name}.jsonl"
             wall_one = _run(one, scratch / "out", extra)
             wall_many = _run(many, scratch / "out", extra, report)
@@ -70,13 +78,14 @@ def main(argv: list[str] | None = None) -> None:
             row = rows[name] = {"one_photo_s": wall_one, "many_s": wall_many, "photos_per_s": args.photos / wall_many,
                                 "steady_s_per_photo": (wall_many - wall_one) / max(1, args.photos - 1),
                                 "report_median_s_per_photo": statistics.median(seconds)}
-            plain = rows["plain"]
+            plain = rows.get("plain", row)
             print(f"| {name} | {wall_one:.2f} | {wall_many:.1f} | {row['photos_per_s']:.2f} | "
                   f"{row['photos_per_s'] / plain['photos_per_s']:.0%} | {row['steady_s_per_photo']:.3f} | "
                   f"{wall_one - plain['one_photo_s']:+.2f} | "
                   f"{row['report_median_s_per_photo']:.3f} |", flush=True)
-        ray.shutdown()
-    print(json.dumps({"photos": args.photos, "megapixels": args.megapixels,
+        if ray.is_initialized():
+            ray.shutdown()
+    print(json.dumps({"photos": args.photos, "megapixels": args.megapixels, "ray_options": args.ray_options,
                       "load_average": [load_start, os.getloadavg()[0]], "rows": rows}))
 
 
