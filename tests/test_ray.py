@@ -22,6 +22,7 @@ from colorize_runtime.cli import main
 from tests.conftest import REPOSITORY, photo_like
 
 PHOTOS, BAD = 100, 10
+TIMEOUT = 600  # seconds for one run: about 20 s on an idle 2-core machine, minutes on a busy one
 WORKER_TITLE = b"MapBatches(ColorizeWorker)"  # in the process title Ray gives each worker
 BAD_FILES = {  # name: (content, the reason colorize-run gives)
     "empty.jpg": (b"", "empty file"),
@@ -56,12 +57,17 @@ def archive(tmp_path_factory, pointwise_onnx) -> Path:
 
 @pytest.fixture(scope="module")
 def two_nodes() -> str:
-    """The address of a Ray cluster of two nodes with one CPU each, on this machine."""
+    """The address of a Ray cluster of two nodes with one CPU each, on this machine. Its workers run at the tests'
+    priority, not Ray's default nice 15, under which a busy machine starves them."""
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
+    os.environ["RAY_worker_niceness"] = "0"  # read by the nodes as they start
+    try:
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+    finally:
+        del os.environ["RAY_worker_niceness"]
     yield cluster.address
     cluster.shutdown()
 
@@ -104,14 +110,14 @@ def _check_run(archive: Path, out: Path, report: Path, stderr: str) -> list[dict
 def test_a_two_node_cluster_writes_what_colorize_run_writes(archive, two_nodes, pointwise_onnx, tmp_path):
     out, report = tmp_path / "out", tmp_path / "report.jsonl"
     result = subprocess.run(_command(archive, two_nodes, out, report, pointwise_onnx), env=_environment(),
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 1, result.stderr
     records = _check_run(archive, out, report, result.stderr)
     assert len({r["node"] for r in records if r["status"] == "written"}) == 2  # both nodes did work
 
     # a second run skips every output it wrote (and fails the bad photos again)
     result = subprocess.run(_command(archive, two_nodes, out, report, pointwise_onnx), env=_environment(),
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 1
     assert [r["status"] for r in _records(report)].count("skipped") == PHOTOS - BAD
 
@@ -137,7 +143,7 @@ def test_a_worker_killed_during_the_run_loses_nothing(archive, two_nodes, pointw
     process = subprocess.Popen(_command(archive, two_nodes, out, report, pointwise_onnx), env=_environment(),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed, killed_after, seen_before, seen_after = None, None, set(), set()
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + TIMEOUT
     while process.poll() is None and time.monotonic() < deadline:
         workers = set(_worker_pids())
         if killed is None:
@@ -149,7 +155,7 @@ def test_a_worker_killed_during_the_run_loses_nothing(archive, two_nodes, pointw
         else:
             seen_after |= workers
         time.sleep(0.01)
-    _, stderr = process.communicate(timeout=120)
+    _, stderr = process.communicate(timeout=TIMEOUT)
     assert killed is not None and killed_after < PHOTOS, "the run ended before a worker was killed"
     assert seen_after - seen_before, "no worker replaced the killed one"  # Ray restarted it
     assert process.returncode == 1, stderr
@@ -165,7 +171,7 @@ def test_videos_are_colourised_by_the_workers_too(two_nodes, pointwise_onnx, tmp
     options = ["-r", str(tmp_path / "in"), "-q", "--model", str(pointwise_onnx), "--crf", "30"]
     assert main([*options, "-o", str(tmp_path / "plain")]) == 0
     result = subprocess.run([sys.executable, "-m", "colorize_runtime", *options, "-o", str(tmp_path / "out"),
-                             "--ray", two_nodes], env=_environment(), capture_output=True, text=True, timeout=120)
+                             "--ray", two_nodes], env=_environment(), capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out/photo_color.jpg").read_bytes() == (tmp_path / "plain/photo_color.jpg").read_bytes()
     ray_frames, plain_frames = (read_frames(tmp_path / folder / "clip_color.mp4") for folder in ("out", "plain"))
