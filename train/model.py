@@ -85,13 +85,18 @@ class Colorizer(nn.Module):
         x = self.decoder[4:11](x) + self.skip_half(stem)
         return self.decoder[11:](x)
 
-    def decode(self, output: torch.Tensor, temperature: float) -> torch.Tensor:
+    def decode(self, output: torch.Tensor, temperature: float, calibration: float = 0.0) -> torch.Tensor:
         """forward()'s output -> normalised ab [N, 2, H, W]. Classification: the annealed mean (Zhang 2016),
         softmax(logits / T) . ab_bins, at 1/2 size, then upsampled bilinearly; T = 1 is the plain mean of the
-        distribution (muted where it is unsure), T -> 0 its mode (vivid, blotchy)."""
+        distribution (muted where it is unsure), T -> 0 its mode (vivid, blotchy). A loss weighted by
+        class_weights w learns probabilities proportional to w(q) p(q | photo): calibration c divides w^c out
+        first (logits - c log w): 0 keeps the rebalanced distribution (rare colours favoured), 1 is p itself."""
         if self.head == "regression":
             return output
-        probabilities = torch.softmax(output.float() / temperature, dim=1)
+        logits = output.float()
+        if calibration:
+            logits = logits - calibration * self.class_weights.log()[None, :, None, None]
+        probabilities = torch.softmax(logits / temperature, dim=1)
         ab = torch.einsum("nqhw,qc->nchw", probabilities, self.ab_bins)
         return nn.functional.interpolate(ab, scale_factor=2, mode="bilinear", align_corners=False)
 
@@ -100,9 +105,9 @@ class DecodedColorizer(nn.Module):
     """The exported graph: normalised L -> normalised ab at full size, decoding included (forward() of either
     head followed by decode() at the given temperature)."""
 
-    def __init__(self, model: Colorizer, temperature: float = 1.0) -> None:
+    def __init__(self, model: Colorizer, temperature: float = 1.0, calibration: float = 0.0) -> None:
         super().__init__()
-        self.model, self.temperature = model, temperature
+        self.model, self.temperature, self.calibration = model, temperature, calibration
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        return self.model.decode(self.model(lightness), self.temperature)
+        return self.model.decode(self.model(lightness), self.temperature, self.calibration)

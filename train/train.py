@@ -45,6 +45,7 @@ class Config:
     num_bins: int = 0             # classification: the ab cells found in the training photos (set by training)
     rebalance: float = 0.5        # classification: Zhang's lambda, the uniform share of the rebalancing prior
     temperature: float = 0.38     # classification: the annealed mean's T in validation (export chooses its own)
+    calibration: float = 0.0      # classification: how much of the rebalancing decoding divides out (model.decode)
     log_mse_floor: float = 1e-4   # logmse(_rgb): log(MSE + this); larger values weigh nearly gray photos less
     lightness: str = "colour"     # the model's input L: the photo's own (colour) or its BGR2GRAY version's (gray)
     global_context: int = 0       # 1: the decoder also gets the window's mean features (model.Colorizer)
@@ -267,7 +268,8 @@ class Trainer:
         truth's). temperatures: the numbers for each annealed-mean T (classification), one network pass."""
         if temperatures is not None:
             outputs = self._val_outputs()
-            return [{"temperature": t} | self.validate_outputs(outputs, t) for t in temperatures]
+            return [{"temperature": t, "calibration": self.config.calibration} | self.validate_outputs(outputs, t)
+                    for t in temperatures]
         return self.validate_outputs(self._val_outputs(), self.config.temperature)
 
     def _val_outputs(self) -> list[torch.Tensor]:
@@ -287,7 +289,7 @@ class Trainer:
         count, classification = 0, self.config.head == "classification"
         for batch, output in zip(self.val_batches, outputs):
             targets = {key: value.to(self.device) for key, value in batch.items() if key != "lightness"}
-            prediction = self.model.decode(output, temperature)
+            prediction = self.model.decode(output, temperature, self.config.calibration)
             ab, mask = targets["target"], targets["mask"]
             gray_lightness, bgr = targets["gray_lightness"], targets["bgr"]
             no_colour = torch.zeros_like(ab)
