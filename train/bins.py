@@ -23,26 +23,25 @@ SOFT_NEIGHBOURS = 5    # a true ab is encoded on its 5 nearest cells ...
 SOFT_SIGMA = 5.0       # ... with Gaussian weights of this width (CIELAB units)
 PRIOR_SIGMA = 5.0      # the empirical prior is smoothed with a Gaussian of this width before rebalancing
 LUT_RANGE = 128        # the soft-encoding table covers whole ab units -128..127
+GRID_SIDE = 2 * round(AB_LIMIT / GRID) + 1  # cells along a and along b: 25, so 625 cells before pruning
 
 
-def _cell_index(ab: np.ndarray) -> np.ndarray:
-    """(..., 2) ab in CIELAB units -> flat index of the nearest grid cell on the full (2 * 12 + 1)^2 grid."""
-    side = 2 * round(AB_LIMIT / GRID) + 1
-    ij = np.clip(np.round(ab / GRID).astype(np.int64) + round(AB_LIMIT / GRID), 0, side - 1)
-    return ij[..., 0] * side + ij[..., 1]
+def cell_index(ab: np.ndarray) -> np.ndarray:
+    """(..., 2) ab in CIELAB units -> flat index of the nearest cell of the full GRID_SIDE x GRID_SIDE grid."""
+    ij = np.clip(np.round(ab / GRID).astype(np.int64) + round(AB_LIMIT / GRID), 0, GRID_SIDE - 1)
+    return ij[..., 0] * GRID_SIDE + ij[..., 1]
 
 
 def ab_histogram(photos: list[np.ndarray], pixels_per_photo: int = 4096, seed: int = 0) -> np.ndarray:
     """Counts of the true ab of the photos (BGR uint8) in every cell of the full grid, from a random sample of
     each photo's pixels."""
-    side = 2 * round(AB_LIMIT / GRID) + 1
-    counts = np.zeros(side * side, np.int64)
+    counts = np.zeros(GRID_SIDE ** 2, np.int64)
     rng = np.random.default_rng(seed)
     for photo in photos:
         flat = photo.reshape(-1, 3)
         sample = flat[rng.integers(0, len(flat), min(pixels_per_photo, len(flat)))]
         ab = bgr_to_lab(sample[None])[0, :, 1:]
-        counts += np.bincount(_cell_index(ab), minlength=side * side)
+        counts += np.bincount(cell_index(ab), minlength=GRID_SIDE ** 2)
     return counts
 
 
@@ -52,14 +51,13 @@ def bins_and_weights(counts: np.ndarray, rebalance: float = 0.5, min_count: int 
     pixels), their smoothed prior (Q,) and the rebalancing weights (Q,) w = 1 / ((1 - lambda) p + lambda / Q),
     scaled so that their mean under the prior is 1 (Zhang's lambda = rebalance: 0 is full inverse frequency,
     1 no rebalancing)."""
-    side = 2 * round(AB_LIMIT / GRID) + 1
     used = counts >= min_count
-    grid = counts.reshape(side, side).astype(np.float64)
+    grid = counts.reshape(GRID_SIDE, GRID_SIDE).astype(np.float64)
     prior = gaussian_filter(grid / grid.sum(), PRIOR_SIGMA / GRID, mode="constant").ravel()[used]
     prior /= prior.sum()
     weights = 1 / ((1 - rebalance) * prior + rebalance / used.sum())
     weights /= (prior * weights).sum()
-    offsets = np.arange(side) * GRID - AB_LIMIT
+    offsets = np.arange(GRID_SIDE) * GRID - AB_LIMIT
     centres = np.stack(np.meshgrid(offsets, offsets, indexing="ij"), axis=-1).reshape(-1, 2)[used]
     return centres.astype(np.float32), prior.astype(np.float32), weights.astype(np.float32)
 

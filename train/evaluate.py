@@ -11,7 +11,7 @@ OUT/evaluation_NAME.json and OUT/evaluation_grid_NAME.png (NAME: the folder's na
 
 Besides PSNR, SSIM and AuC, two measures of colour that a sepia or gray guess cannot score well on: the
 rebalanced AuC (Zhang et al. 2016: AuC with each pixel weighted by the inverse frequency of its true ab cell,
-10 CIELAB units wide, over all scored photos of the folder given, so rare saturated colours count as much as
+train/bins.py's 10-unit cells, over all scored photos of the folder given, so rare saturated colours count as much as
 common dull ones) and colourfulness (Hasler & Suesstrunk) against the truth's: the gap |ours - truth| per photo
 and the ratio of the means.
 """
@@ -31,6 +31,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from tqdm import tqdm
 
 from colorize_runtime import Colorizer, ColorizeError, __version__, colour
+from train import bins
 from train.data import find_photos
 
 AUC_MAX_THRESHOLD = 150  # Zhang et al. 2016: ab error thresholds 0..150
@@ -40,7 +41,6 @@ METRICS = {  # key: (table heading, format)
     "colourfulness_ratio": ("CF/true", "{:7.3f}"), "colourfulness_gap": ("CF gap", "{:6.2f}"),
     "chroma_ratio": ("chroma", "{:6.3f}"), "chroma_ratio_of_means": ("pooled", "{:6.3f}"),
 }
-AB_CELL = 10  # the rebalanced AuC's ab cells (CIELAB units), as train/bins.py's grid
 GRID_PANEL_HEIGHT = 256
 MIN_TRUTH_CHROMA = 1.0  # mean sqrt(a^2 + b^2) below this: a gray photo, nothing to compare colours with
 
@@ -57,8 +57,7 @@ def auc_percent(ab_error: np.ndarray) -> float:
 def error_counts(ab_error: np.ndarray, truth_lab: np.ndarray) -> np.ndarray:
     """A photo's pixels counted by (true ab cell, ceil(ab error) capped at 151), as sparse rows (cell, error,
     count): what the rebalanced AuC needs once the cells' frequencies over all photos are known."""
-    cells = (np.round(truth_lab[..., 1] / AB_CELL).astype(np.int64) + 16) * 64 \
-        + np.round(truth_lab[..., 2] / AB_CELL).astype(np.int64) + 16
+    cells = bins.cell_index(truth_lab[..., 1:])
     errors = np.minimum(np.ceil(ab_error).astype(np.int64), AUC_MAX_THRESHOLD + 1)
     keys, counts = np.unique((cells * (AUC_MAX_THRESHOLD + 2) + errors).ravel(), return_counts=True)
     return np.stack([keys // (AUC_MAX_THRESHOLD + 2), keys % (AUC_MAX_THRESHOLD + 2), counts], axis=1)
@@ -67,7 +66,7 @@ def error_counts(ab_error: np.ndarray, truth_lab: np.ndarray) -> np.ndarray:
 def add_rebalanced_auc(records: list[dict], counts: list[dict[str, np.ndarray]]) -> None:
     """Each record's rebalanced AuC (ours and floor): its AuC with every pixel weighted by 1 / (the frequency of
     its true ab cell among all the photos' pixels)."""
-    cell_totals = np.zeros(64 * 64)
+    cell_totals = np.zeros(bins.GRID_SIDE ** 2)
     for photo in counts:
         np.add.at(cell_totals, photo["ours"][:, 0], photo["ours"][:, 2])
     weights = np.divide(cell_totals.sum(), cell_totals, out=np.zeros_like(cell_totals), where=cell_totals > 0)

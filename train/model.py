@@ -54,15 +54,13 @@ class Colorizer(nn.Module):
         resnet.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
         # conv1, bn1, relu, maxpool, layer1, layer2 -> 128 channels at 1/8 size
         self.encoder = nn.Sequential(*list(resnet.children())[:6])
-        self.decoder = nn.Sequential(
-            *_conv_bn_relu(128, 128), _upsample(),
-            *_conv_bn_relu(128, 64), *_conv_bn_relu(64, 64), _upsample(),
-            *_conv_bn_relu(64, 32), nn.Conv2d(32, 2, 3, padding=1), _upsample(),
-        ) if head == "regression" else nn.Sequential(
-            *_conv_bn_relu(128, 128), _upsample(),
-            *_conv_bn_relu(128, 64), *_conv_bn_relu(64, 64), _upsample(),
-            *_conv_bn_relu(64, 32), nn.Conv2d(32, num_bins, 1),
-        )
+        layers = [*_conv_bn_relu(128, 128), _upsample(),
+                  *_conv_bn_relu(128, 64), *_conv_bn_relu(64, 64), _upsample(),
+                  *_conv_bn_relu(64, 32)]
+        # created after the body, so a seed gives the body the same initial weights with either head
+        layers += ([nn.Conv2d(32, 2, 3, padding=1), _upsample()] if head == "regression"
+                   else [nn.Conv2d(32, num_bins, 1)])
+        self.decoder = nn.Sequential(*layers)
         if head == "classification":
             self.register_buffer("ab_bins", torch.zeros(num_bins, 2))
             self.register_buffer("class_weights", torch.zeros(num_bins))  # the loss's rebalancing (train.bins)

@@ -176,8 +176,9 @@ class Trainer:
         self.out = Path(config.out)
         limit = config.limit_images or None
         self.train_images = load_photos(config.data, limit=limit) if load_training_photos else []
+        initial = load_checkpoint(config.init_from) if checkpoint is None and config.init_from else None
         fresh_bins = None
-        if config.head == "classification" and checkpoint is None and not self._init_has_bins():
+        if config.head == "classification" and checkpoint is None and not self._init_has_bins(initial):
             # the cells and their weights come from the training photos once; later runs inherit them
             fresh_bins = bins.bins_and_weights(bins.ab_histogram(self.train_images), config.rebalance)
             config.num_bins = len(fresh_bins[0])
@@ -191,8 +192,8 @@ class Trainer:
         self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=config.lr,
                                            weight_decay=config.weight_decay)
         self.step, self.best_val = 0, float("inf")
-        if checkpoint is None and config.init_from:
-            self._load_initial_weights(load_checkpoint(config.init_from))
+        if initial is not None:
+            self._load_initial_weights(initial)
         if checkpoint is not None:
             self.model.load_state_dict(checkpoint["model"])
             self.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -211,14 +212,11 @@ class Trainer:
         self.train_images = self.process.share(self.train_images)  # torchrun: each process its own photos
         self.training_model = self.process.wrap(self.model)  # torchrun: DDP averages the gradients
 
-    def _init_has_bins(self) -> bool:
-        """Whether --init-from gives a classification model's cells (then they and num_bins are kept)."""
-        if not self.config.init_from:
+    def _init_has_bins(self, initial: dict | None) -> bool:
+        """Whether the --init-from checkpoint is a classification model's (then its cells and num_bins are kept)."""
+        if initial is None or initial["config"].get("head") != "classification":
             return False
-        init = load_checkpoint(self.config.init_from)
-        if init["config"].get("head") != "classification":
-            return False
-        self.config.num_bins = init["config"]["num_bins"]
+        self.config.num_bins = initial["config"]["num_bins"]
         return True
 
     def _load_initial_weights(self, initial: dict) -> None:
@@ -298,8 +296,9 @@ class Trainer:
             # classification's "no colour": uniform logits, whose annealed mean is near gray
             totals["val_loss_no_colour"] += self.loss(torch.zeros_like(output) if classification else no_colour,
                                                       **targets).item() * len(ab)
-            rgb_mse, rgb_mse_no_colour = (per_photo_mse(rgb_from_prediction(p, gray_lightness), bgr, mask)
-                                          for p in (prediction, no_colour))
+            rgb = rgb_from_prediction(prediction, gray_lightness)
+            rgb_mse, rgb_mse_no_colour = (per_photo_mse(x, bgr, mask)
+                                          for x in (rgb, rgb_from_prediction(no_colour, gray_lightness)))
             totals["val_psnr_gain_db"] += (10 * torch.log10(rgb_mse_no_colour / rgb_mse.clamp_min(1e-10))).sum().item()
             totals["val_mse"] += mse.sum().item()
             totals["val_mse_no_colour"] += mse_no_colour.sum().item()
@@ -307,7 +306,6 @@ class Trainer:
             chroma, true_chroma = (masked_mean(x.square().sum(dim=1, keepdim=True).sqrt(), mask, dim=(1, 2, 3))
                                    for x in (prediction, ab))
             totals["val_chroma_ratio"] += (chroma / true_chroma.clamp_min(1e-6)).sum().item()
-            rgb = rgb_from_prediction(prediction, gray_lightness)
             totals["val_colourfulness"] += colourfulness(rgb, mask).sum().item()
             totals["val_colourfulness_truth"] += colourfulness(bgr, mask).sum().item()
             count += len(ab)
