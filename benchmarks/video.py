@@ -5,10 +5,13 @@ as H.264 with PyAV, then colourised with Colorizer.colorize_video in the default
 decode, network at the working resolution, temporal smoothing, recolour, H.264 encode):
 
 * **speed**: frames per second at 480p (854x480) and 1080p (1920x1080), a photo scaled up and panned, with
-  grain, 25 fps; the default mode and --precision int8.
+  grain, 25 fps; the default mode (the network on every fourth frame), the network on every frame, and the
+  regression model at --precision int8.
 * **flicker**: the mean absolute change of ab (CIELAB, from the decoded output frames) between consecutive
   frames, on a static scene with grain (the photo still, fresh grain each frame) and on a slow pan (one pixel a
-  frame), at each smoothing strength, next to the same measure of the original colour frames.
+  frame), at each smoothing strength, with each frame alone (no smoothing, the network on
+  every frame), and the default strength at other network intervals, next to the same
+  measure of the original colour frames.
 * **colour PSNR** of the output frames against the original colour frames (RGB, per frame, then averaged) on
   the pan, and of the gray frames (the floor).
 
@@ -27,7 +30,7 @@ import cv2
 import numpy as np
 
 from colorize_runtime import Colorizer
-from colorize_runtime.video import DEFAULT_CRF, DEFAULT_TEMPORAL_SMOOTHING, ENCODER_PRESET
+from colorize_runtime.video import DEFAULT_CRF, DEFAULT_NETWORK_INTERVAL, DEFAULT_TEMPORAL_SMOOTHING, ENCODER_PRESET
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DOC = REPOSITORY / "docs" / "PERFORMANCE.md"
@@ -37,6 +40,10 @@ SPEED_FRAMES, RATE, GRAIN = 75, 25, 6.0
 SCENE_SIZE, SCENE_FRAMES, SCENE_PHOTOS = (400, 224), 30, 4  # pan: 1 px a frame across the photo
 COARSE_SIDE = 40  # px: the frames scaled down for the second flicker measure (about 5 x 5 pixel blocks)
 STRENGTHS = (0.0, 0.5, 0.8, 0.9, 0.99)  # 0.99: the colour all but frozen, the floor the output format sets
+# (smoothing strength, network interval) measured for steadiness: each frame alone (the network on every frame,
+# no smoothing), the strengths at the default interval, and the default strength at other intervals
+SETTINGS = [(0.0, 1)] + [(strength, DEFAULT_NETWORK_INTERVAL) for strength in STRENGTHS] + [
+    (DEFAULT_TEMPORAL_SMOOTHING, interval) for interval in (1, 2, 8) if interval != DEFAULT_NETWORK_INTERVAL]
 
 
 def landscape_photos(folder: Path, count: int) -> list[Path]:
@@ -113,7 +120,7 @@ def colour_psnr(frames: list[np.ndarray], originals: list[np.ndarray]) -> float:
     return float(np.mean([cv2.PSNR(f, o) for f, o in zip(frames, originals)]))
 
 
-def speed(av, colorizer: Colorizer, photo: np.ndarray, scratch: Path) -> dict:
+def speed(av, colorizer: Colorizer, photo: np.ndarray, scratch: Path, **video_options) -> dict:
     rows = {}
     rng = np.random.default_rng(0)
     for name, (width, height) in SPEED_SIZES.items():
@@ -123,7 +130,7 @@ def speed(av, colorizer: Colorizer, photo: np.ndarray, scratch: Path) -> dict:
         frames = (grainy(big[:height, 2 * i:2 * i + width], rng) for i in range(SPEED_FRAMES))
         clip = write_clip(av, scratch / f"speed_{name}.mp4", frames)
         load = os.getloadavg()[0]
-        result = colorizer.colorize_video(clip, scratch / f"speed_{name}_color.mp4", force=True)
+        result = colorizer.colorize_video(clip, scratch / f"speed_{name}_color.mp4", force=True, **video_options)
         rows[name] = {"fps": result.fps, "frames": result.frames, "load_average": load}
     return rows
 
@@ -149,14 +156,16 @@ def steadiness(av, colorizer: Colorizer, photos: list[Path], scratch: Path) -> d
             add((scene, "encoded", "small"), ab_flicker(encoded, COARSE_SIDE))
             if scene == "pan":
                 add((scene, "gray psnr"), colour_psnr(decoded(av, clip), originals))
-            for strength in STRENGTHS:
-                target = scratch / f"{scene}{number}_{strength}.mp4"
-                colorizer.colorize_video(clip, target, force=True, temporal_smoothing=strength)
+            for setting in SETTINGS:
+                strength, interval = setting
+                target = scratch / f"{scene}{number}_{strength}_{interval}.mp4"
+                colorizer.colorize_video(clip, target, force=True, temporal_smoothing=strength,
+                                         network_interval=interval)
                 frames = decoded(av, target)
-                add((scene, strength), ab_flicker(frames))
-                add((scene, strength, "small"), ab_flicker(frames, COARSE_SIDE))
+                add((scene, setting), ab_flicker(frames))
+                add((scene, setting, "small"), ab_flicker(frames, COARSE_SIDE))
                 if scene == "pan":
-                    add((scene, f"psnr {strength}"), colour_psnr(frames, originals))
+                    add((scene, "psnr", setting), colour_psnr(frames, originals))
     return {key: float(np.mean(values)) for key, values in sums.items()}
 
 
@@ -170,7 +179,7 @@ def steadiness_table(steady: dict, photos: int) -> str:
     lines = [f"Flicker (mean \\|Δab\\| between consecutive frames, of the frames themselves and of the frames "
              f"scaled down to {COARSE_SIDE} px short side) and colour PSNR on the pan; mean of {photos} photos, "
              f"{SCENE_SIZE[0]}×{SCENE_SIZE[1]}, {SCENE_FRAMES} frames, grain σ = {GRAIN:g} gray levels:", "",
-             f"| temporal smoothing | static, grain: flicker | at {COARSE_SIDE} px | slow pan: flicker "
+             f"| temporal smoothing, network interval | static, grain: flicker | at {COARSE_SIDE} px | slow pan: flicker "
              f"| at {COARSE_SIDE} px | slow pan: colour PSNR dB |", "|---|---:|---:|---:|---:|---:|"]
 
     def row(label, key, psnr):
@@ -179,10 +188,12 @@ def steadiness_table(steady: dict, photos: int) -> str:
 
     lines.append(row("source's true colours", "original", f"gray input: {steady[('pan', 'gray psnr')]:.2f}"))
     lines.append(row("the same, H.264 as the output", "encoded", "–"))
-    for strength in STRENGTHS:
-        label = "0 (off)" if strength == 0 else f"{strength:g}" + (" (default)" if strength ==
-                                                                    DEFAULT_TEMPORAL_SMOOTHING else "")
-        lines.append(row(label, strength, f"{steady[('pan', f'psnr {strength}')]:.2f}"))
+    for strength, interval in SETTINGS:
+        label = f"{'0 (off)' if strength == 0 else f'{strength:g}'}, {interval}" + (
+            " (each frame alone)" if (strength, interval) == (0.0, 1) else "")
+        if (strength, interval) == (DEFAULT_TEMPORAL_SMOOTHING, DEFAULT_NETWORK_INTERVAL):
+            label += " (default)"
+        lines.append(row(label, (strength, interval), f"{steady[('pan', 'psnr', (strength, interval))]:.2f}"))
     return "\n".join(lines)
 
 
@@ -211,10 +222,13 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         if not args.skip_speed:
             fps = {}
-            for precision in ("fp32", "int8"):
-                rows = speed(av, Colorizer(precision=precision, **size), cv2.imread(str(photos[0])), Path(scratch))
-                fps.update({f"{name}, {precision}" + (" (default)" if precision == "fp32" else ""): row
-                            for name, row in rows.items()})
+            # the default model has no int8 file (models/MODEL_CARD.md); int8 is the regression model's
+            configurations = (("default", {}, {}), ("network on every frame", {}, {"network_interval": 1}),
+                              ("regression model, int8", {"model": "regression", "precision": "int8"}, {}))
+            for label, options, video_options in configurations:
+                rows = speed(av, Colorizer(**options, **size), cv2.imread(str(photos[0])), Path(scratch),
+                             **video_options)
+                fps.update({f"{name}, {label}": row for name, row in rows.items()})
             print(speed_table(fps))
             if args.write_doc:
                 write_doc(speed_table(fps), "video-speed")

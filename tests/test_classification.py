@@ -15,7 +15,7 @@ from colorize_runtime.colorizer import SHIPPED_MODELS, shipped_model_path  # noq
 from export.export import export, load_model  # noqa: E402
 from tests.conftest import photo_like  # noqa: E402
 from tests.test_model_and_training import photo_folders, small_config  # noqa: E402,F401
-from train import bins  # noqa: E402
+from train import bins, sweep  # noqa: E402
 from train.model import Colorizer as Network  # noqa: E402
 from train.train import Trainer, load_checkpoint  # noqa: E402
 
@@ -65,6 +65,9 @@ def test_annealed_mean_goes_from_the_mean_to_the_mode_as_t_falls():
     assert torch.allclose(mean[:, 0], torch.full((1, 4, 4), 0.5 * p - 0.5 * (1 - p)))
     assert float(model.decode(logits, 0.05)[0, 0, 0, 0]) == pytest.approx(0.5, abs=1e-4)  # the mode
     assert model(torch.zeros(1, 1, 64, 96)).shape == (1, 2, 32, 48)  # logits at 1/2 size
+    huge = torch.tensor([500.0, -500.0])[None, :, None, None].expand(1, 2, 2, 2)  # no overflow, no 0 / 0
+    assert torch.allclose(model.decode(huge, 0.4), torch.tensor(0.5).expand(1, 1, 4, 4).float().mul(
+        torch.tensor([1.0, 0.0])[None, :, None, None]))
 
 
 @pytest.fixture()
@@ -119,6 +122,21 @@ def test_export_decodes_inside_the_graph_with_the_temperature_in_the_metadata(cl
     np.testing.assert_allclose(session.run(None, {"L": lightness})[0], expected, atol=1e-4)
     result = Colorizer(output).colorize(photo_like(300, 200, channels=1))  # the runtime takes it as it is
     assert result.shape == (300, 200, 3)
+
+
+def test_sweep_decodes_one_network_pass_as_many_passes_would(classification_run, tmp_path):
+    trainer, run_path = classification_run
+    trainer.run()
+    checkpoint, val = run_path / "classification" / "ckpt.pt", trainer.config.val
+    both, alone = tmp_path / "both.json", tmp_path / "alone.json"
+    assert sweep.main([str(checkpoint), "--data", val, "--temperatures", "0.2,1", "--calibrations", "0,1",
+                       "--json", str(both)]) == 0
+    assert sweep.main([str(checkpoint), "--data", val, "--temperatures", "1", "--calibrations", "1",
+                       "--json", str(alone)]) == 0
+    rows = {(r["temperature"], r["calibration"]): r for r in json.loads(both.read_text())[val]}
+    assert len(rows) == 4 and rows[(1.0, 1.0)] == json.loads(alone.read_text())[val][0]
+    assert rows[(0.2, 0.0)]["photos"] > 0
+    assert rows[(0.2, 0.0)]["colourfulness_ratio"] != rows[(1.0, 1.0)]["colourfulness_ratio"]
 
 
 def test_the_shipped_models_are_picked_by_name():

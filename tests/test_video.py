@@ -17,6 +17,7 @@ import pytest
 
 from colorize_runtime import Colorizer, files
 from colorize_runtime.cli import main
+from colorize_runtime.errors import ColorizeError
 from tests.conftest import REPOSITORY, photo_like
 
 av = pytest.importorskip("av")
@@ -209,6 +210,27 @@ def test_the_frame_iterator_smooths_and_resets_at_a_cut(pointwise_onnx):
     assert np.abs(ab_planes(smoothed[8:9]) - ab_planes(alone[8:9])).mean() < 0.5
 
 
+def test_the_network_sees_every_nth_frame_and_the_first_after_a_cut(pointwise_onnx, monkeypatch):
+    colorizer = Colorizer(pointwise_onnx)
+    seen = []
+    network = colorizer.colour_of_lightness
+    monkeypatch.setattr(colorizer, "colour_of_lightness", lambda plane, **kw: seen.append(1) or network(plane, **kw))
+    cut = list(moving_shapes(2, 48, 64)) + list(panned_photo(8, 48, 64))
+    every = list(colorizer.colorize_frames(cut, temporal_smoothing=0, network_interval=1))
+    assert len(seen) == len(cut)
+    seen.clear()
+    third = list(colorizer.colorize_frames(cut, temporal_smoothing=0, network_interval=3))
+    assert len(seen) == 4  # frame 0, the new scene at frame 2 (due to be carried), then frames 5 and 8
+    assert all(frame.shape == (48, 64, 3) for frame in third)
+    # the frames between carry the colour along the pan: what the network says on them, unlike the last
+    # network frame's colour left where it was
+    carried = np.abs(ab_planes(third[2:]) - ab_planes(every[2:])).mean()
+    stale = np.abs(ab_planes(every[2:-1]) - ab_planes(every[3:])).mean()
+    assert carried < 0.2 * stale, (carried, stale)
+    with pytest.raises(ColorizeError, match="network interval"):
+        list(colorizer.colorize_frames(cut, network_interval=0))
+
+
 # Bad input
 
 def test_bad_videos_get_one_line_each_and_the_good_ones_are_written(run, tmp_path):
@@ -276,8 +298,6 @@ def test_a_real_sigint_mid_video_leaves_no_file(pointwise_onnx, tmp_path):
 def test_api_refuses_bad_options_before_touching_anything(pointwise_onnx, tmp_path):
     clip = write_clip(tmp_path / "film.mp4", moving_shapes(2, 48, 64), audio=False)
     colorizer = Colorizer(pointwise_onnx)
-    from colorize_runtime.errors import ColorizeError
-
     for options, message in (({"temporal_smoothing": 1}, "below 1"), ({"crf": 60}, "between 0 and 51")):
         with pytest.raises(ColorizeError, match=message):
             colorizer.colorize_video(clip, tmp_path / "out.mp4", **options)

@@ -89,17 +89,19 @@ def mean_chroma(lab: np.ndarray) -> float:
     return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
 
 
-def score(result: np.ndarray, truth: np.ndarray, truth_lab: np.ndarray) -> tuple[dict, np.ndarray]:
+def score(result: np.ndarray, truth: np.ndarray, truth_lab: np.ndarray, ssim: bool = True
+          ) -> tuple[dict, np.ndarray]:
     """Metrics of a BGR uint8 result against the BGR uint8 truth (Lab by the colour contract). PSNR and SSIM are
     on the three colour channels (their order does not matter); ab RMSE is the root mean square of the per-pixel
-    Euclidean ab error, in CIELAB units. Also the error counts for the rebalanced AuC (error_counts)."""
+    Euclidean ab error, in CIELAB units. Also the error counts for the rebalanced AuC (error_counts). ssim False
+    leaves SSIM out (the slowest measure; train.sweep scores many decodings of a photo)."""
     lab = colour.bgr_to_lab(result)
     chroma = mean_chroma(lab)
     ab_error = np.hypot(lab[..., 1] - truth_lab[..., 1], lab[..., 2] - truth_lab[..., 2])
     result_colourfulness, truth_colourfulness = colourfulness(result), colourfulness(truth)
     return {
         "psnr": float(peak_signal_noise_ratio(truth, result, data_range=255)),
-        "ssim": float(structural_similarity(truth, result, channel_axis=2, data_range=255)),
+        **({"ssim": float(structural_similarity(truth, result, channel_axis=2, data_range=255))} if ssim else {}),
         "ab_rmse": float(np.sqrt(np.mean(np.square(ab_error)))),
         "auc": auc_percent(ab_error),
         "colourfulness": result_colourfulness,

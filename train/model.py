@@ -94,9 +94,18 @@ class Colorizer(nn.Module):
         logits = output.float()
         if calibration:
             logits = logits - calibration * self.class_weights.log()[None, :, None, None]
-        probabilities = torch.softmax(logits / temperature, dim=1)
-        ab = torch.einsum("nqhw,qc->nchw", probabilities, self.ab_bins)
+        ab = _expectation(logits / temperature, self.ab_bins)
         return nn.functional.interpolate(ab, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+def _expectation(logits: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """softmax(logits, dim=1) . values ([N, Q, H, W], [Q, C] -> [N, C, H, W]), written so that the exported graph
+    is fast: onnxruntime's Softmax over the channel axis of a 4-D tensor took 143 of the 218 ms of two windows
+    (and its Einsum 20 more); max, exp and one 1x1 conv giving the weighted sum and the sum at once take ~20 ms."""
+    weights = torch.exp(logits - logits.amax(dim=1, keepdim=True))
+    kernel = torch.cat([values.t(), values.new_ones(1, values.shape[0])])[:, :, None, None]
+    sums = nn.functional.conv2d(weights, kernel)
+    return sums[:, :-1] / sums[:, -1:]
 
 
 class DecodedColorizer(nn.Module):

@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="H.264 quality, 0 (lossless) to 51 (worst) (default: %(default)s)")
     videos.add_argument("--temporal-smoothing", type=_smoothing, metavar="S",
                         help="weight of the past frames' colour, 0 (off) to below 1 (default: 0.8)")
+    videos.add_argument("--network-interval", type=_positive_int, metavar="N",
+                        help="the network sees every Nth frame, the frames between carry its colour along the "
+                             "motion; 1: every frame (default: 4)")
     parser.add_argument("--report", metavar="FILE",
                         help="also write one JSON line per photo to FILE: path, output, status (written, skipped, "
                              "failed), reason, seconds")

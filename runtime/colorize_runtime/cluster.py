@@ -45,7 +45,7 @@ ADDRESS = re.compile(r"^(auto|local|[a-z][a-z0-9+.-]*://.+|[^/\\]+:\d+)$")  # wh
 
 class ColorizeWorker:
     """A Ray actor: one Colorizer, built when the actor starts, colourising batches of (source, target) rows:
-    photos with colorize_file, videos with colorize_video (video_options: crf, temporal_smoothing)."""
+    photos with colorize_file, videos with colorize_video (video_options: crf, temporal_smoothing, network_interval)."""
 
     def __init__(self, model: str | None, options: dict, quality: int, max_pixels: int, video_options: dict) -> None:
         import cv2
@@ -151,7 +151,8 @@ def run_on_ray(jobs: list[Job], args: argparse.Namespace) -> int:
                 compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus, num_gpus=gpus,
                 fn_constructor_kwargs={"model": model, "options": options, "quality": args.quality,
                                        "max_pixels": args.max_pixels, "video_options": {
-                                           "crf": args.crf, "temporal_smoothing": args.temporal_smoothing}},
+                                           "crf": args.crf, "temporal_smoothing": args.temporal_smoothing,
+                                           "network_interval": args.network_interval}},
                 max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)  # a dead worker is always replaced
         for row in results.iter_rows():
             index = int(row["index"])

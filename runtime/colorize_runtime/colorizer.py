@@ -290,17 +290,19 @@ class Colorizer:
             ab *= np.float32(0.5)
         return ab
 
-    def colorize_frames(self, frames, temporal_smoothing: float | None = None):
+    def colorize_frames(self, frames, temporal_smoothing: float | None = None, network_interval: int | None = None):
         """Colourise a film's frames in order (an iterable of arrays as colorize takes them) -> an iterator of
-        BGR frames, the colour smoothed over time and reset at scene cuts: video.colorize_frames. For apps that
-        decode and encode video themselves; needs no PyAV."""
+        BGR frames, the colour smoothed over time and reset at scene cuts, the network on every
+        network_interval-th frame: video.colorize_frames. For apps that decode and encode video themselves;
+        needs no PyAV."""
         from colorize_runtime import video
 
-        return video.colorize_frames(self, frames, temporal_smoothing)
+        return video.colorize_frames(self, frames, temporal_smoothing, network_interval=network_interval)
 
     def colorize_video(self, source: str | Path, target: str | Path, **options):
         """Colourise a video file into target (H.264; audio and subtitles copied): video.colorize_video, whose
-        keywords it takes (force, crf, temporal_smoothing, progress). Needs colorize-runtime[video] (PyAV)."""
+        keywords it takes (force, crf, temporal_smoothing, network_interval, progress). Needs
+        colorize-runtime[video] (PyAV)."""
         from colorize_runtime import video
 
         return video.colorize_video(self, source, target, **options)

@@ -35,9 +35,13 @@ DEFAULT_CRF = 20  # libx264's constant rate factor: 0 lossless, 23 its own defau
 ENCODER_PRESET = "superfast"  # 1080p with grain: 2/3 of veryfast's encoding time, files ~25 % larger
 # The weight of the past frames' colour (0 turns smoothing off); chosen with python -m benchmarks.video
 DEFAULT_TEMPORAL_SMOOTHING = 0.8
+# The network sees every Nth frame; the frames between carry the colour along the optical flow (chosen with
+# python -m benchmarks.video: docs/PERFORMANCE.md)
+DEFAULT_NETWORK_INTERVAL = 4
 MATCH_LIGHTNESS = 6.0  # L units: a pixel whose lightness (5 x 5 mean) differs this much from its motion-
 #                        compensated past keeps 1/e of the smoothing weight
 CUT_LIGHTNESS, CUT_FRACTION = 15.0, 0.5  # a scene cut: over half the pixels differ from their past by > 15 L
+CARRY_MISMATCH = 0.05  # a frame the network would skip is shown to it when over 5 % of it is new (carry)
 QUEUE_FRAMES = 4  # frames waiting between two threads
 INSTALL_HINT = "reading videos needs PyAV: pip install colorize-runtime[video]"
 
@@ -80,8 +84,32 @@ class TemporalSmoother:
 
     def __call__(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """L (h, w) and the network's ab (h, w, 2) of the next frame -> the smoothed ab (h, w, 2)."""
-        if self.past_lightness is None or self.past_lightness.shape != lightness.shape:
+        warped = self._warp(lightness)
+        if warped is None or self._is_cut(warped[1]):
             return self._remember(lightness, ab)
+        past_ab, difference = warped
+        weight = self.strength * np.exp(-np.square(difference * np.float32(1 / MATCH_LIGHTNESS)))[..., None]
+        return self._remember(lightness, ab + weight * (past_ab - ab))
+
+    def carry(self, lightness: np.ndarray) -> np.ndarray | None:
+        """The colour of a frame the network does not see: the past ab moved along the optical flow onto L (h, w).
+        None where the past does not explain the frame (no past, or over CARRY_MISMATCH of its pixels off their
+        moved past by more than MATCH_LIGHTNESS: something new came in, or a cut): the network must see it."""
+        warped = self._warp(lightness)
+        if warped is None or np.count_nonzero(warped[1] > MATCH_LIGHTNESS) > CARRY_MISMATCH * lightness.size:
+            return None
+        return self._remember(lightness, warped[0])
+
+    def _is_cut(self, difference: np.ndarray) -> bool:
+        if np.count_nonzero(difference > CUT_LIGHTNESS) > CUT_FRACTION * difference.size:
+            self.cuts += 1
+            return True
+        return False
+
+    def _warp(self, lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The past ab warped onto L and the 5 x 5 mean lightness mismatch (None with no past)."""
+        if self.past_lightness is None or self.past_lightness.shape != lightness.shape:
+            return None
         scale = np.float32(255 / 100)
         flow = self.flow.calc(cv2.convertScaleAbs(lightness, alpha=scale),
                               cv2.convertScaleAbs(self.past_lightness, alpha=scale), None)
@@ -91,16 +119,19 @@ class TemporalSmoother:
         past_lightness = cv2.remap(self.past_lightness, flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # the difference averaged over 5 x 5 pixels: grain cancels out, a real mismatch (an occlusion) does not
         difference = np.abs(cv2.blur(lightness - past_lightness, (5, 5)))
-        if np.count_nonzero(difference > CUT_LIGHTNESS) > CUT_FRACTION * difference.size:
-            self.cuts += 1
-            return self._remember(lightness, ab)
-        past_ab = cv2.remap(self.past_ab, flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        weight = self.strength * np.exp(-np.square(difference * np.float32(1 / MATCH_LIGHTNESS)))[..., None]
-        return self._remember(lightness, ab + weight * (past_ab - ab))
+        return cv2.remap(self.past_ab, flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), difference
 
     def _remember(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
         self.past_lightness, self.past_ab = lightness, ab
         return ab
+
+
+def checked_interval(interval: int | None) -> int:
+    """The network interval to use (None: the default); ColorizeError unless it is a whole number >= 1."""
+    interval = DEFAULT_NETWORK_INTERVAL if interval is None else interval
+    if isinstance(interval, bool) or not isinstance(interval, (int, np.integer)) or interval < 1:
+        raise ColorizeError(f"the network interval must be a whole number of frames, 1 or more, not {interval!r}")
+    return int(interval)
 
 
 def smoothing_strength(temporal_smoothing: float | None) -> float:
@@ -115,16 +146,21 @@ class FrameColorizer:
     """The colour of a film's frames, one after another: the network's ab at the working resolution for each
     frame, smoothed over time (TemporalSmoother; strength 0: each frame alone). rotation (degrees counter-
     clockwise, multiples of 90, as a video's display matrix gives it) turns what the network sees upright.
-    One network pass a frame unless mirror (off by default, unlike photos): the smoothing averages many frames'
-    guesses, which the mirror pass would only repeat at twice the cost."""
+    The network sees every interval-th frame (and the first after a scene cut); the frames between take the
+    last colour moved along the optical flow (TemporalSmoother.carry): colour changes slowly, the network is the
+    costliest stage, and the smoothing would average the skipped guesses away anyway. One network pass a frame
+    unless mirror (off by default, unlike photos): the smoothing averages many frames' guesses, which the
+    mirror pass would only repeat at twice the cost."""
 
     def __init__(self, colorizer, temporal_smoothing: float | None = None, rotation: int = 0,
-                 mirror: bool = False) -> None:
+                 mirror: bool = False, interval: int | None = None) -> None:
         strength = smoothing_strength(temporal_smoothing)
+        self.interval = checked_interval(interval)
         self.colorizer = colorizer
-        self.smoother = TemporalSmoother(strength) if strength else None
+        self.smoother = TemporalSmoother(strength) if strength or self.interval > 1 else None
         self.turns = round(rotation / 90) % 4
         self.mirror = mirror
+        self.since_network = 0  # frames since the network last saw one
 
     @property
     def cuts(self) -> int:
@@ -133,18 +169,29 @@ class FrameColorizer:
     def colour(self, image: np.ndarray) -> np.ndarray:
         """Gray (H, W) or BGR (H, W, 3) frame -> float32 ab (h, w, 2) at the working resolution."""
         lightness = np.ascontiguousarray(np.rot90(self.colorizer.working_lightness(image), self.turns))
-        ab = self.colorizer.colour_of_lightness(lightness, mirror=self.mirror)
-        if self.smoother:
-            ab = self.smoother(lightness, ab)
+        ab = None
+        if self.smoother is not None and 0 < self.since_network < self.interval:
+            ab = self.smoother.carry(lightness)
+        if ab is None:
+            ab = self._network(lightness)
+            if self.smoother is not None:
+                ab = self.smoother(lightness, ab)
+        self.since_network = (self.since_network + 1) % self.interval if self.interval > 1 else 0
         return np.rot90(ab, -self.turns)
+
+    def _network(self, lightness: np.ndarray) -> np.ndarray:
+        self.since_network = 0
+        return self.colorizer.colour_of_lightness(lightness, mirror=self.mirror)
 
 
 def colorize_frames(colorizer, frames: Iterable[np.ndarray], temporal_smoothing: float | None = None,
-                    mirror: bool = False) -> Iterator[np.ndarray]:
+                    mirror: bool = False, network_interval: int | None = None) -> Iterator[np.ndarray]:
     """Colourise frames in order: gray (H, W) or BGR (H, W, 3), uint8 or uint16 -> BGR frames of the same size
     and dtype, their colour smoothed over time (strength temporal_smoothing, default DEFAULT_TEMPORAL_SMOOTHING,
-    0 off) and reset at scene cuts. Frames are taken one at a time, so any length streams."""
-    film = FrameColorizer(colorizer, temporal_smoothing, mirror=mirror)
+    0 off) and reset at scene cuts; the network sees every network_interval-th frame (default
+    DEFAULT_NETWORK_INTERVAL; 1: every frame), the others carry the colour along the motion (FrameColorizer).
+    Frames are taken one at a time, so any length streams."""
+    film = FrameColorizer(colorizer, temporal_smoothing, mirror=mirror, interval=network_interval)
     for image in frames:
         if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3) or image.size == 0 \
                 or (image.ndim == 3 and image.shape[2] != 3):
@@ -317,10 +364,12 @@ def _yuv_frame(av, bgr: np.ndarray, pix_fmt: str):
 
 def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: bool = False,
                    crf: int = DEFAULT_CRF, temporal_smoothing: float | None = None,
+                   network_interval: int | None = None,
                    progress: Callable[[int, int | None], None] | None = None) -> VideoResult:
     """Colourise a video file into target (.mp4, .mov or .mkv: the muxer): H.264 at crf, the colour smoothed
-    over time (temporal_smoothing: the weight of the past, default DEFAULT_TEMPORAL_SMOOTHING, 0 off), audio and
-    subtitle streams copied. progress(frames done, frames in the file or None) is called after each frame.
+    over time (temporal_smoothing: the weight of the past, default DEFAULT_TEMPORAL_SMOOTHING, 0 off), the
+    network on every network_interval-th frame (default DEFAULT_NETWORK_INTERVAL), audio and subtitle streams
+    copied. progress(frames done, frames in the file or None) is called after each frame.
 
     The rules of colorize-run: the input is never overwritten, even with force; an existing target raises
     files.OutputExistsError unless force; the video is written to a temporary file beside target and renamed when
@@ -338,11 +387,13 @@ def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: 
         raise ColorizeError(f"crf must be between 0 and 51, not {crf}")
     files.check_target(source, target, force)
     smoothing_strength(temporal_smoothing)  # checked before the file is opened
+    checked_interval(network_interval)  # likewise
     container, stream = _open_input(av, source)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     try:
         with container:
-            result = _transcode(av, colorizer, container, stream, temporary, muxer, crf, temporal_smoothing, progress)
+            result = _transcode(av, colorizer, container, stream, temporary, muxer, crf, temporal_smoothing,
+                                network_interval, progress)
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(temporary, target)
@@ -354,7 +405,7 @@ def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: 
 
 
 def _transcode(av, colorizer, container, stream, temporary: Path, muxer: str, crf: int,
-               temporal_smoothing: float | None, progress) -> VideoResult:
+               temporal_smoothing: float | None, interval: int | None, progress) -> VideoResult:
     started = time.perf_counter()
     notes: list[str] = []
     stop = threading.Event()
@@ -389,7 +440,7 @@ def _transcode(av, colorizer, container, stream, temporary: Path, muxer: str, cr
             raise VideoFileError("no video frame could be decoded (truncated or damaged)")
         frame = first["frame"]
         rotation = round(frame.rotation or 0)
-        film = FrameColorizer(colorizer, temporal_smoothing, rotation)
+        film = FrameColorizer(colorizer, temporal_smoothing, rotation, interval=interval)
         encoder = _add_video_stream(output, stream, frame.width, frame.height, crf, rotation)
         copies = {copied.index: output.add_stream_from_template(copied) for copied in copyable}
 
@@ -455,7 +506,8 @@ def _check_complete(container, stream, count: int, last_time: float) -> None:
 
 
 def colorize_for_command_line(colorizer, source: Path, target: Path, args, note: Callable[[str], None]) -> tuple:
-    """colorize_video with colorize-run's options (--force, --crf, --temporal-smoothing), a progress bar in
+    """colorize_video with colorize-run's options (--force, --crf, --temporal-smoothing, --network-interval), a
+    progress bar in
     frames on a terminal (tqdm: rate and time left), notes for the streams not copied and, with -v, the frame
     rate. Returns the frame size (width, height)."""
     import sys
@@ -473,7 +525,8 @@ def colorize_for_command_line(colorizer, source: Path, target: Path, args, note:
 
     try:
         result = colorize_video(colorizer, source, target, force=args.force, crf=args.crf,
-                                temporal_smoothing=args.temporal_smoothing, progress=progress if bar else None)
+                                temporal_smoothing=args.temporal_smoothing, network_interval=args.network_interval,
+                                progress=progress if bar else None)
     finally:
         if bar is not None:
             bar.close()

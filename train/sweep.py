@@ -1,0 +1,147 @@
+"""Choose the classification head's decoding: python -m train.sweep CHECKPOINT --data DIR [DIR ...] [options].
+
+Every (temperature, calibration) pair is scored as train.evaluate scores a shipped model: the real runtime
+(colorize_runtime.Colorizer at its defaults: working resolution, windows, mirror, blending, recolouring at full
+size) colourises the gray photo and the result is compared with the original, with one network pass a photo:
+the runtime's onnxruntime session is replaced by the checkpoint's torch network, whose logits for each window
+batch are kept and decoded afresh (model.decode) for every pair. Prints, for each --data folder, PSNR gain over
+the gray input, the chroma ratio (mean of per-photo ratios, and pooled), the colourfulness ratio, AuC and
+rebalanced AuC, and the source folder with the highest chroma ratio: issue 13's goals side by side. SSIM is
+left out (slow, and not what decoding changes). Check the chosen pair with train.evaluate on the exported file.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from colorize_runtime import Colorizer, colour
+from train.data import find_photos
+from train.evaluate import (MIN_TRUTH_CHROMA, add_rebalanced_auc, colourfulness, evenly_spaced, mean_chroma,
+                            mean_scores, score, source_folder)
+from train.model import Colorizer as Network
+from train.train import load_checkpoint
+
+
+class RecordingNetwork:
+    """Stands in for the runtime's onnxruntime session (its run(None, feed) -> [ab]): the torch network's logits
+    for each window batch, computed on a photo's first pass and replayed on its later passes, decoded at the
+    current (temperature, calibration)."""
+
+    def __init__(self, network: Network) -> None:
+        self.network, self.logits, self.replay, self.decoding = network, [], None, (1.0, 0.0)
+
+    def start_photo(self) -> None:
+        self.logits, self.replay = [], None
+
+    def start_pass(self, temperature: float, calibration: float) -> None:
+        self.decoding, self.replay = (temperature, calibration), (None if not self.logits else 0)
+
+    @torch.no_grad()
+    def run(self, _outputs, feed: dict) -> list[np.ndarray]:
+        (lightness,) = feed.values()
+        if self.replay is None:
+            logits = self.network(torch.from_numpy(lightness))
+            self.logits.append(logits)
+        else:
+            logits, self.replay = self.logits[self.replay], self.replay + 1
+        return [self.network.decode(logits, *self.decoding).numpy()]
+
+
+def summarise(records: list[dict], counts: list[dict]) -> dict:
+    """The goals' numbers for one decoding over one folder's photos."""
+    add_rebalanced_auc(records, counts)
+    overall = mean_scores(records)
+    folders = {}
+    for record in records:
+        folders.setdefault(record["folder"], []).append(record)
+    folder_chroma = {name: float(np.mean([r["ours"]["chroma_ratio"] for r in group])) for name, group in folders.items()}
+    worst = max(folder_chroma, key=folder_chroma.get)
+    ours, floor = overall["ours"], overall["floor"]
+    return {"photos": overall["photos"], "psnr_gain_db": ours["psnr"] - floor["psnr"],
+            "chroma_ratio": ours["chroma_ratio"], "chroma_ratio_pooled": ours["chroma_ratio_of_means"],
+            "colourfulness_ratio": ours["colourfulness_ratio"], "auc": ours["auc"],
+            "rebalanced_auc": ours["rebalanced_auc"], "worst_folder": worst,
+            "worst_folder_chroma_ratio": folder_chroma[worst], "per_folder_chroma_ratio": folder_chroma}
+
+
+def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, paths: list[Path],
+                 pairs: list[tuple[float, float]]) -> list[dict]:
+    records: dict = {pair: [] for pair in pairs}
+    counts: dict = {pair: [] for pair in pairs}
+    for path in tqdm(paths, unit="photo", desc=data.name):
+        truth = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if truth is None:
+            continue
+        truth_lab = colour.bgr_to_lab(truth)
+        if mean_chroma(truth_lab) < MIN_TRUTH_CHROMA:
+            continue
+        gray = cv2.cvtColor(truth, cv2.COLOR_BGR2GRAY)
+        floor, floor_counts = score(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), truth, truth_lab, ssim=False)
+        truth_scores = {"colourfulness": colourfulness(truth), "chroma": mean_chroma(truth_lab)}
+        network.start_photo()
+        for pair in pairs:
+            network.start_pass(*pair)
+            ours, ours_counts = score(colorizer.colorize(gray), truth, truth_lab, ssim=False)
+            records[pair].append({"folder": source_folder(path, data), "ours": ours, "floor": dict(floor),
+                                  "truth": truth_scores})
+            counts[pair].append({"ours": ours_counts, "floor": floor_counts})
+    return [{"temperature": t, "calibration": c} | summarise(records[(t, c)], counts[(t, c)]) for t, c in pairs]
+
+
+def format_rows(rows: list[dict]) -> str:
+    lines = ["    T     c  photos  PSNR-gray  chroma  pooled  CF/true    AuC  AuC-rb  highest folder chroma",
+             "-" * 92]
+    lines += [f"{r['temperature']:5.2f} {r['calibration']:5.2f} {r['photos']:7d} {r['psnr_gain_db']:+10.2f} "
+              f"{r['chroma_ratio']:7.3f} {r['chroma_ratio_pooled']:7.3f} {r['colourfulness_ratio']:8.3f} "
+              f"{r['auc']:6.2f} {r['rebalanced_auc']:7.2f}  {r['worst_folder_chroma_ratio']:.3f} "
+              f"({r['worst_folder']})" for r in rows]
+    return "\n".join(lines)
+
+
+def _floats(text: str) -> list[float]:
+    return [float(value) for value in text.split(",")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.sweep", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path, help="a classification checkpoint (best.pt or ckpt.pt)")
+    parser.add_argument("--data", type=Path, required=True, nargs="+", help="folder trees of colour photos")
+    parser.add_argument("--temperatures", type=_floats, default=_floats("0.3,0.4,0.5,0.7"))
+    parser.add_argument("--calibrations", type=_floats, default=_floats("0,0.1,0.25,0.5"))
+    parser.add_argument("--limit", type=int, default=None, help="N photos of each folder, spread evenly")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=None, help="also write every row here")
+    args = parser.parse_args(argv)
+    checkpoint = load_checkpoint(args.checkpoint)
+    if checkpoint["config"].get("head") != "classification":
+        print(f"sweep: {args.checkpoint}: not a classification model", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    network = Network.from_config(checkpoint["config"])
+    network.load_state_dict(checkpoint["model"])
+    recording = RecordingNetwork(network.eval())
+    colorizer = Colorizer(threads=args.threads)  # the runtime's defaults and contract; its network replaced
+    colorizer.session = recording
+    pairs = list(itertools.product(args.temperatures, args.calibrations))
+    results = {}
+    for data in args.data:
+        rows = sweep_folder(colorizer, recording, data, evenly_spaced(find_photos(data), args.limit), pairs)
+        results[str(data)] = rows
+        print(f"{data} (checkpoint step {checkpoint['step']}):\n{format_rows(rows)}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
