@@ -26,7 +26,8 @@ import onnxruntime as ort
 
 from benchmarks import endtoend, windows
 from colorize_runtime import Colorizer, __version__, colour
-from colorize_runtime.colorizer import WINDOWS_PER_RUN, default_model_path, int8_model_path, window_starts
+from colorize_runtime.colorizer import (WINDOWS_PER_RUN, default_model_path, int8_model_path, shipped_model_path,
+                                        window_starts)
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SAMPLE_PHOTO = REPOSITORY / "examples" / "sample.jpg"
@@ -57,9 +58,13 @@ def machine() -> dict:
 
 
 def int8_model(model: Path, scratch: Path) -> tuple[Path, str]:
-    """The int8 model beside the fp32 one, else one quantised now into scratch (needs export/'s dependencies)."""
+    """The fp32 model whose int8 file is measured: the one given when its int8 file is beside it; the shipped
+    regression model for the default model, which has none (export refuses its int8: models/MODEL_CARD.md);
+    else one quantised now into scratch (needs export/'s dependencies)."""
     if int8_model_path(model).is_file():
         return model, "beside the fp32 model"
+    if model == default_model_path():
+        return shipped_model_path("regression"), "the regression model's (the default model has no int8 file)"
     from export.quantize import quantize
 
     copy = scratch / model.name
@@ -78,6 +83,8 @@ def window_results(args: argparse.Namespace, scratch: Path) -> dict:
     engines = {"onnxruntime fp32": windows.onnxruntime_window(args.model, "fp32", feed, args.threads),
                "onnxruntime int8": windows.onnxruntime_window(int8_base, "int8", feed, args.threads)}
     engines["onnxruntime int8"]["model"] = int8_source
+    if int8_base != args.model:  # the int8 speed-up is against the same model's fp32
+        engines["onnxruntime fp32, int8's model"] = windows.onnxruntime_window(int8_base, "fp32", feed, args.threads)
     torch_result = windows.torch_window(feed, args.checkpoint, args.threads)
     if torch_result:
         engines["torch eager fp32"] = torch_result
@@ -146,8 +153,9 @@ def targets(results: dict) -> list[dict]:
     full_mode = runs[-1]["mode"]
     rows = [
         ("per-window fp32 / FLOP floor", engines["onnxruntime fp32"]["x_floor"], "<=", 1.2, "x"),
-        ("int8 speed-up over fp32", engines["onnxruntime fp32"]["ms"] / engines["onnxruntime int8"]["ms"], ">=", 1.8,
-         "x"),
+        ("int8 speed-up over fp32 (same model)", engines.get("onnxruntime fp32, int8's model",
+                                                        engines["onnxruntime fp32"])["ms"]
+         / engines["onnxruntime int8"]["ms"], ">=", 1.8, "x"),
         ("12 MP default mode, per photo in a batch", (run(default_mode, 12, True) or {}).get("marginal_per_photo_s"),
          "<=", 0.2, "s"),
         ("12 MP default mode, one-photo run", (run(default_mode, 12, False) or {}).get("wall_s"), "<=", 0.5, "s"),
