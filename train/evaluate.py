@@ -222,9 +222,8 @@ class SkipPhoto(Exception):
     """A photo that cannot be scored; the message says why."""
 
 
-def evaluate_photo(colorizer: Colorizer, path: Path, data: Path) -> tuple[dict, dict, list[np.ndarray]]:
-    """Score one photo: its record (ours and the gray floor against the truth), its error counts (ours, floor)
-    for the rebalanced AuC, and its BGR gray | ours | truth.
+def read_truth(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A colour photo to score against: BGR uint8, its Lab (the colour contract) and the gray input made from it.
     Raises SkipPhoto for a file that cannot be decoded or has no colour to compare against."""
     truth = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if truth is None:
@@ -232,7 +231,13 @@ def evaluate_photo(colorizer: Colorizer, path: Path, data: Path) -> tuple[dict, 
     truth_lab = colour.bgr_to_lab(truth)
     if mean_chroma(truth_lab) < MIN_TRUTH_CHROMA:
         raise SkipPhoto("no colour to compare against (a gray photo)")
-    gray = cv2.cvtColor(truth, cv2.COLOR_BGR2GRAY)
+    return truth, truth_lab, cv2.cvtColor(truth, cv2.COLOR_BGR2GRAY)
+
+
+def evaluate_photo(colorizer: Colorizer, path: Path, data: Path) -> tuple[dict, dict, list[np.ndarray]]:
+    """Score one photo: its record (ours and the gray floor against the truth), its error counts (ours, floor)
+    for the rebalanced AuC, and its BGR gray | ours | truth. Raises SkipPhoto (read_truth)."""
+    truth, truth_lab, gray = read_truth(path)
     tick = time.perf_counter()
     ours = colorizer.colorize(gray)
     seconds = time.perf_counter() - tick

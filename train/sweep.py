@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from colorize_runtime import Colorizer, colour
+from colorize_runtime import Colorizer
 from train.data import find_photos
-from train.evaluate import (MIN_TRUTH_CHROMA, add_rebalanced_auc, colourfulness, evenly_spaced, mean_chroma,
-                            mean_scores, score, source_folder)
+from train.evaluate import (SkipPhoto, add_rebalanced_auc, colourfulness, evenly_spaced, mean_chroma, mean_scores,
+                            read_truth, score, source_folder)
 from train.model import Colorizer as Network
 from train.train import load_checkpoint
 
@@ -77,13 +77,11 @@ def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, pa
     records: dict = {pair: [] for pair in pairs}
     counts: dict = {pair: [] for pair in pairs}
     for path in tqdm(paths, unit="photo", desc=data.name):
-        truth = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if truth is None:
+        try:
+            truth, truth_lab, gray = read_truth(path)
+        except SkipPhoto as reason:
+            print(f"warning: {path}: {reason}, skipped", file=sys.stderr)
             continue
-        truth_lab = colour.bgr_to_lab(truth)
-        if mean_chroma(truth_lab) < MIN_TRUTH_CHROMA:
-            continue
-        gray = cv2.cvtColor(truth, cv2.COLOR_BGR2GRAY)
         floor, floor_counts = score(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), truth, truth_lab, ssim=False)
         truth_scores = {"colourfulness": colourfulness(truth), "chroma": mean_chroma(truth_lab)}
         network.start_photo()

@@ -176,7 +176,7 @@ class FrameColorizer:
             ab = self._network(lightness)
             if self.smoother is not None:
                 ab = self.smoother(lightness, ab)
-        self.since_network = (self.since_network + 1) % self.interval if self.interval > 1 else 0
+        self.since_network = (self.since_network + 1) % self.interval
         return np.rot90(ab, -self.turns)
 
     def _network(self, lightness: np.ndarray) -> np.ndarray:
