@@ -113,6 +113,25 @@ def test_conversions_in_strips_equal_whole_image_conversions(monkeypatch):
     np.testing.assert_array_equal(colour.lightness(gray), colour.bgr_to_lab(np.dstack([gray] * 3))[..., 0])
 
 
+def test_video_frames_made_in_i420_keep_the_luma_and_match_recolour_in_chroma():
+    bgr = photo_like(300, 256)
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)  # a colour film turned black and white
+    small_ab = cv2.resize(colour.bgr_to_lab(bgr)[..., 1:].copy(), (40, 47), interpolation=cv2.INTER_AREA)
+    frame = colour.recolour_i420(gray, small_ab)
+    assert frame.shape == (450, 256) and frame.dtype == np.uint8
+    np.testing.assert_array_equal(frame[:300], np.round(16 + gray * (219 / 255)).astype(np.uint8))  # TV-range Y
+    via_bgr = cv2.cvtColor(colour.recolour(gray, small_ab), cv2.COLOR_BGR2YUV_I420)
+    chroma_difference = np.abs(frame[300:].astype(int) - via_bgr[300:])
+    assert chroma_difference.mean() < 0.5 and chroma_difference.max() <= 6
+    # the film's own luma is closer to the true colours than recolour's CIE L with its colour added
+    assert cv2.PSNR(cv2.cvtColor(frame, cv2.COLOR_YUV2BGR_I420), bgr) > \
+        cv2.PSNR(cv2.cvtColor(via_bgr, cv2.COLOR_YUV2BGR_I420), bgr) + 3
+    no_colour = colour.recolour_i420(gray, np.zeros((10, 10, 2), np.float32))
+    assert (no_colour[300:] == 128).all()  # gray stays gray
+    with pytest.raises(ValueError, match="even"):
+        colour.recolour_i420(gray[:299], small_ab)
+
+
 def test_a_large_photo_holds_a_few_full_size_planes_at_most(pointwise_onnx):
     colorizer = Colorizer(pointwise_onnx, providers="cpu", stride=256)
     gray = np.full((1536, 2048), 120, np.uint8)

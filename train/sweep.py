@@ -91,13 +91,14 @@ def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, pa
             records[pair].append({"folder": source_folder(path, data), "ours": ours, "floor": dict(floor),
                                   "truth": truth_scores})
             counts[pair].append({"ours": ours_counts, "floor": floor_counts})
-    return [{"temperature": t, "calibration": c} | summarise(records[(t, c)], counts[(t, c)]) for t, c in pairs]
+    return [{"size": colorizer.size, "temperature": t, "calibration": c} | summarise(records[(t, c)], counts[(t, c)])
+            for t, c in pairs]
 
 
 def format_rows(rows: list[dict]) -> str:
-    lines = ["    T     c  photos  PSNR-gray  chroma  pooled  CF/true    AuC  AuC-rb  highest folder chroma",
-             "-" * 92]
-    lines += [f"{r['temperature']:5.2f} {r['calibration']:5.2f} {r['photos']:7d} {r['psnr_gain_db']:+10.2f} "
+    lines = ["size     T     c  photos  PSNR-gray  chroma  pooled  CF/true    AuC  AuC-rb  highest folder chroma",
+             "-" * 97]
+    lines += [f"{r['size']:4d} {r['temperature']:5.2f} {r['calibration']:5.2f} {r['photos']:7d} {r['psnr_gain_db']:+10.2f} "
               f"{r['chroma_ratio']:7.3f} {r['chroma_ratio_pooled']:7.3f} {r['colourfulness_ratio']:8.3f} "
               f"{r['auc']:6.2f} {r['rebalanced_auc']:7.2f}  {r['worst_folder_chroma_ratio']:.3f} "
               f"({r['worst_folder']})" for r in rows]
@@ -115,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, nargs="+", help="folder trees of colour photos")
     parser.add_argument("--temperatures", type=_floats, default=_floats("0.3,0.4,0.5,0.7"))
     parser.add_argument("--calibrations", type=_floats, default=_floats("0,0.1,0.25,0.5"))
+    parser.add_argument("--sizes", type=lambda text: [int(v) for v in text.split(",")], default=None,
+                        help="working resolutions (the runtime's --size) to try, e.g. 160,224 (default: the runtime's)")
     parser.add_argument("--limit", type=int, default=None, help="N photos of each folder, spread evenly")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write every row here")
@@ -133,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     pairs = list(itertools.product(args.temperatures, args.calibrations))
     results = {}
     for data in args.data:
-        rows = sweep_folder(colorizer, recording, data, evenly_spaced(find_photos(data), args.limit), pairs)
+        rows = []
+        for size in args.sizes or [colorizer.size]:
+            colorizer.size = size
+            rows += sweep_folder(colorizer, recording, data, evenly_spaced(find_photos(data), args.limit), pairs)
         results[str(data)] = rows
         print(f"{data} (checkpoint step {checkpoint['step']}):\n{format_rows(rows)}", flush=True)
     if args.json:

@@ -3,7 +3,8 @@
 PyAV (the FFmpeg libraries inside its wheels; the extra ``colorize-runtime[video]``) demuxes, decodes, encodes
 and muxes; no ffmpeg program is run. Each frame's lightness is its luma (for black-and-white footage, the gray
 level itself), the network sees it at the Colorizer's working resolution, and the predicted ab is smoothed over
-time there (TemporalSmoother) before colour.recolour combines it with the frame's full-resolution lightness.
+time there (TemporalSmoother); the output frame is then made straight in the encoder's 4:2:0 (colour.recolour_i420:
+the frame's own luma, the chroma of its colour at half size), or through colour.recolour for odd frame sizes.
 The output is H.264 at the input's frame size, frame rate, time base (where the container allows: Matroska's is
 always 1/1000), timestamps and rotation; every audio and subtitle stream the output container can hold is
 copied packet for packet. Frames stream through bounded queues between three threads (decode, network,
@@ -72,8 +73,9 @@ class TemporalSmoother:
     """An exponential moving average of the predicted ab over time, at the working resolution, that follows
     motion: the running average is warped onto each new frame with dense optical flow (OpenCV's DIS, a
     millisecond at 160 px), and its weight falls where the warped lightness does not match the new frame
-    (occlusions, objects entering) and drops to 0 at a scene cut. strength is the weight of the past (0 < s < 1):
-    0.8 averages about the last 5 frames' guesses, so grain and small motion no longer make the colour flicker."""
+    (occlusions, objects entering) and drops to 0 at a scene cut. strength is the weight of the past a frame
+    (0 < s < 1): 0.8 averages about the last 5 frames' guesses, so grain and small motion no longer make the
+    colour flicker."""
 
     def __init__(self, strength: float) -> None:
         self.strength = np.float32(strength)
@@ -82,13 +84,15 @@ class TemporalSmoother:
         self.past_ab: np.ndarray | None = None
         self.cuts = 0
 
-    def __call__(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
-        """L (h, w) and the network's ab (h, w, 2) of the next frame -> the smoothed ab (h, w, 2)."""
+    def __call__(self, lightness: np.ndarray, ab: np.ndarray, frames: int = 1) -> np.ndarray:
+        """L (h, w) and the network's ab (h, w, 2) of the next frame it sees, `frames` frames after the last one it
+        saw -> the smoothed ab (h, w, 2). The past's weight is strength ** frames: the average spans the same time
+        whichever frames the network sees, and its past is carried over fewer motion warps."""
         warped = self._warp(lightness)
         if warped is None or self._is_cut(warped[1]):
             return self._remember(lightness, ab)
         past_ab, difference = warped
-        weight = self.strength * np.exp(-np.square(difference * np.float32(1 / MATCH_LIGHTNESS)))[..., None]
+        weight = self.strength ** frames * np.exp(-np.square(difference * np.float32(1 / MATCH_LIGHTNESS)))[..., None]
         return self._remember(lightness, ab + weight * (past_ab - ab))
 
     def carry(self, lightness: np.ndarray) -> np.ndarray | None:
@@ -160,7 +164,7 @@ class FrameColorizer:
         self.smoother = TemporalSmoother(strength) if strength or self.interval > 1 else None
         self.turns = round(rotation / 90) % 4
         self.mirror = mirror
-        self.since_network = 0  # frames since the network last saw one
+        self.since_network = 0  # frames since the network last saw one, the current one included
 
     @property
     def cuts(self) -> int:
@@ -169,19 +173,16 @@ class FrameColorizer:
     def colour(self, image: np.ndarray) -> np.ndarray:
         """Gray (H, W) or BGR (H, W, 3) frame -> float32 ab (h, w, 2) at the working resolution."""
         lightness = np.ascontiguousarray(np.rot90(self.colorizer.working_lightness(image), self.turns))
+        self.since_network += 1
         ab = None
-        if self.smoother is not None and 0 < self.since_network < self.interval:
+        if self.smoother is not None and self.since_network < self.interval:
             ab = self.smoother.carry(lightness)
         if ab is None:
-            ab = self._network(lightness)
+            ab = self.colorizer.colour_of_lightness(lightness, mirror=self.mirror)
             if self.smoother is not None:
-                ab = self.smoother(lightness, ab)
-        self.since_network = (self.since_network + 1) % self.interval
+                ab = self.smoother(lightness, ab, frames=self.since_network)
+            self.since_network = 0
         return np.rot90(ab, -self.turns)
-
-    def _network(self, lightness: np.ndarray) -> np.ndarray:
-        self.since_network = 0
-        return self.colorizer.colour_of_lightness(lightness, mirror=self.mirror)
 
 
 def colorize_frames(colorizer, frames: Iterable[np.ndarray], temporal_smoothing: float | None = None,
@@ -352,12 +353,14 @@ def _add_video_stream(output, stream, width: int, height: int, crf: int, rotatio
     return encoder
 
 
-def _yuv_frame(av, bgr: np.ndarray, pix_fmt: str):
-    if pix_fmt == "yuv420p":  # OpenCV's conversion: BT.601, TV range, ~5x faster than FFmpeg's
-        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+def _yuv_frame(av, gray: np.ndarray, ab: np.ndarray, pix_fmt: str):
+    """The output frame for the encoder (BT.601, TV range): made straight in 4:2:0 (colour.recolour_i420, a
+    quarter of the colour conversions) where the size allows, else recoloured in BGR and converted by FFmpeg."""
+    if pix_fmt == "yuv420p":
+        frame = av.VideoFrame.from_ndarray(colour.recolour_i420(gray, ab), format="yuv420p")
     else:
-        frame = av.VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format=pix_fmt, dst_colorspace=5,
-                                                                        dst_color_range=1)
+        frame = av.VideoFrame.from_ndarray(colour.recolour(gray, ab), format="bgr24").reformat(
+            format=pix_fmt, dst_colorspace=5, dst_color_range=1)
     frame.colorspace, frame.color_range = 5, 1
     return frame
 
@@ -469,7 +472,7 @@ def _transcode(av, colorizer, container, stream, temporary: Path, muxer: str, cr
                     raise item.error
                 if isinstance(item, tuple):
                     gray, ab, pts, seconds = item
-                    out_frame = _yuv_frame(av, colour.recolour(gray, ab), encoder.pix_fmt)
+                    out_frame = _yuv_frame(av, gray, ab, encoder.pix_fmt)
                     out_frame.pts = pts if pts is not None else next_pts
                     out_frame.time_base = stream.time_base
                     next_pts = out_frame.pts + frame_step
