@@ -16,7 +16,7 @@ from export.export import export, load_model  # noqa: E402
 from tests.conftest import photo_like  # noqa: E402
 from tests.test_model_and_training import photo_folders, small_config  # noqa: E402,F401
 from train import bins, sweep  # noqa: E402
-from train.model import Colorizer as Network  # noqa: E402
+from train.model import Colorizer as Network, DecodedColorizer  # noqa: E402
 from train.train import Trainer, load_checkpoint  # noqa: E402
 
 
@@ -124,19 +124,43 @@ def test_export_decodes_inside_the_graph_with_the_temperature_in_the_metadata(cl
     assert result.shape == (300, 200, 3)
 
 
+def test_the_head_at_a_quarter_size_is_the_half_size_logits_averaged_and_exports(classification_run):
+    trainer, tmp_path = classification_run
+    trainer.run()
+    checkpoint = tmp_path / "classification" / "ckpt.pt"
+    network = load_model(load_checkpoint(checkpoint), 0.5, 0.25).model
+    lightness = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (2, 1, 256, 256)).astype(np.float32))
+    with torch.no_grad():
+        by_definition = network.decode(network(lightness), 0.5, 0.25, pool=2)  # the 1/2-size logits averaged
+        fast = DecodedColorizer(network, 0.5, 0.25, pool=2)(lightness)  # the head on the averaged features
+        half_size = network.decode(network(lightness), 0.5, 0.25)
+    assert fast.shape == half_size.shape == (2, 2, 256, 256)
+    torch.testing.assert_close(fast, by_definition, atol=1e-4, rtol=0)
+    assert (fast - half_size).abs().max() > 1e-3  # a different decoding, not the same one renamed
+    output = tmp_path / "pooled" / "colorize.onnx"
+    export(checkpoint, output, all_in_one=False, temperature=0.5, calibration=0.25, int8=False, pool=2)
+    session = ort.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+    head = json.loads(session.get_modelmeta().custom_metadata_map["head"])
+    assert head["pool"] == 2 and "1/4 size" in head["decoding"]
+    np.testing.assert_allclose(session.run(None, {"L": lightness.numpy()})[0], by_definition.numpy(), atol=1e-4)
+    with pytest.raises(ValueError, match="pool"):
+        DecodedColorizer(Network(), pool=2)  # the regression head has no logits to average
+
+
 def test_sweep_decodes_one_network_pass_as_many_passes_would(classification_run, tmp_path):
     trainer, run_path = classification_run
     trainer.run()
     checkpoint, val = run_path / "classification" / "ckpt.pt", trainer.config.val
     both, alone = tmp_path / "both.json", tmp_path / "alone.json"
     assert sweep.main([str(checkpoint), "--data", val, "--temperatures", "0.2,1", "--calibrations", "0,1",
-                       "--json", str(both)]) == 0
+                       "--pools", "1,2", "--json", str(both)]) == 0
     assert sweep.main([str(checkpoint), "--data", val, "--temperatures", "1", "--calibrations", "1",
                        "--json", str(alone)]) == 0
-    rows = {(r["temperature"], r["calibration"]): r for r in json.loads(both.read_text())[val]}
-    assert len(rows) == 4 and rows[(1.0, 1.0)] == json.loads(alone.read_text())[val][0]
-    assert rows[(0.2, 0.0)]["photos"] > 0
-    assert rows[(0.2, 0.0)]["colourfulness_ratio"] != rows[(1.0, 1.0)]["colourfulness_ratio"]
+    rows = {(r["temperature"], r["calibration"], r["pool"]): r for r in json.loads(both.read_text())[val]}
+    assert len(rows) == 8 and rows[(1.0, 1.0, 1)] == json.loads(alone.read_text())[val][0]
+    assert rows[(0.2, 0.0, 1)]["photos"] > 0
+    assert rows[(0.2, 0.0, 1)]["colourfulness_ratio"] != rows[(1.0, 1.0, 1)]["colourfulness_ratio"]
+    assert rows[(0.2, 0.0, 2)]["psnr_gain_db"] != rows[(0.2, 0.0, 1)]["psnr_gain_db"]
 
 
 def test_the_shipped_models_are_picked_by_name():

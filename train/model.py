@@ -70,32 +70,48 @@ class Colorizer(nn.Module):
         self.skip_quarter = _zero_conv(64, 128) if skips else None  # layer1 (1/4) -> decoder input at 1/4
         self.skip_half = _zero_conv(64, 64) if skips else None  # stem after relu (1/2) -> decoder input at 1/2
 
-    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        """Regression: normalised ab [N, 2, H, W]. Classification: logits [N, num_bins, H/2, W/2]."""
+    def forward(self, lightness: torch.Tensor, pool: int = 1) -> torch.Tensor:
+        """Regression: normalised ab [N, 2, H, W]. Classification: logits [N, num_bins, H/2, W/2]; with pool > 1
+        the logits averaged over pool x pool blocks [N, num_bins, H/(2 pool), W/(2 pool)], computed as the 1x1
+        head on the averaged features (the same by linearity, at 1/pool^2 of the head's cost)."""
+        if pool != 1 and self.head != "classification":
+            raise ValueError("pool applies to the classification head only")
         stem = self.encoder[:3](lightness)
         quarter = self.encoder[3:5](stem)
         features = self.encoder[5](quarter)
         if self.global_context is not None:
             features = features + self.global_context(features)
         if self.skip_quarter is None:
-            return self.decoder(features)
-        x = self.decoder[:4](features) + self.skip_quarter(quarter)
-        x = self.decoder[4:11](x) + self.skip_half(stem)
-        return self.decoder[11:](x)
+            x = self.decoder[:-1](features)
+        else:
+            x = self.decoder[:4](features) + self.skip_quarter(quarter)
+            x = self.decoder[4:11](x) + self.skip_half(stem)
+            x = self.decoder[11:-1](x)
+        return self.decoder[-1](nn.functional.avg_pool2d(x, pool) if pool > 1 else x)
 
-    def decode(self, output: torch.Tensor, temperature: float, calibration: float = 0.0) -> torch.Tensor:
+    def decode(self, output: torch.Tensor, temperature: float, calibration: float = 0.0, pool: int = 1
+               ) -> torch.Tensor:
         """forward()'s output -> normalised ab [N, 2, H, W]. Classification: the annealed mean (Zhang 2016),
         softmax(logits / T) . ab_bins, at 1/2 size, then upsampled bilinearly; T = 1 is the plain mean of the
         distribution (muted where it is unsure), T -> 0 its mode (vivid, blotchy). A loss weighted by
         class_weights w learns probabilities proportional to w(q) p(q | photo): calibration c divides w^c out
-        first (logits - c log w): 0 keeps the rebalanced distribution (rare colours favoured), 1 is p itself."""
+        first (logits - c log w): 0 keeps the rebalanced distribution (rare colours favoured), 1 is p itself.
+        pool > 1: the logits are averaged over pool x pool blocks first, so the annealed mean runs at
+        1/(2 pool) size (what the exported graph computes at a quarter of the cost with pool 2: DecodedColorizer)."""
         if self.head == "regression":
             return output
-        logits = output.float()
+        if pool > 1:
+            output = nn.functional.avg_pool2d(output, pool)
+        return self.annealed_mean(output, temperature, calibration, 2 * pool)
+
+    def annealed_mean(self, logits: torch.Tensor, temperature: float, calibration: float, scale: int
+                      ) -> torch.Tensor:
+        """decode()'s annealed mean of logits at 1/scale size, upsampled bilinearly by scale."""
+        logits = logits.float()
         if calibration:
             logits = logits - calibration * self.class_weights.log()[None, :, None, None]
         ab = _expectation(logits / temperature, self.ab_bins)
-        return nn.functional.interpolate(ab, scale_factor=2, mode="bilinear", align_corners=False)
+        return nn.functional.interpolate(ab, scale_factor=scale, mode="bilinear", align_corners=False)
 
 
 def _expectation(logits: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -110,11 +126,17 @@ def _expectation(logits: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
 
 class DecodedColorizer(nn.Module):
     """The exported graph: normalised L -> normalised ab at full size, decoding included (forward() of either
-    head followed by decode() at the given temperature)."""
+    head followed by decode() at the given temperature, calibration and pool; with pool > 1 the head itself runs
+    on the averaged features, which decode()'s averaging of the logits equals by linearity)."""
 
-    def __init__(self, model: Colorizer, temperature: float = 1.0, calibration: float = 0.0) -> None:
+    def __init__(self, model: Colorizer, temperature: float = 1.0, calibration: float = 0.0, pool: int = 1) -> None:
         super().__init__()
-        self.model, self.temperature, self.calibration = model, temperature, calibration
+        if pool < 1 or (pool > 1 and model.head != "classification"):
+            raise ValueError(f"pool must be 1, or a whole number >= 1 with the classification head, not {pool}")
+        self.model, self.temperature, self.calibration, self.pool = model, temperature, calibration, pool
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        return self.model.decode(self.model(lightness), self.temperature, self.calibration)
+        if self.pool == 1:
+            return self.model.decode(self.model(lightness), self.temperature, self.calibration)
+        return self.model.annealed_mean(self.model(lightness, self.pool), self.temperature, self.calibration,
+                                        2 * self.pool)

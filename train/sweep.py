@@ -1,13 +1,13 @@
 """Choose the classification head's decoding: python -m train.sweep CHECKPOINT --data DIR [DIR ...] [options].
 
-Every (temperature, calibration) pair is scored as train.evaluate scores a shipped model: the real runtime
+Every (temperature, calibration, pool) setting of model.decode is scored as train.evaluate scores a shipped model: the real runtime
 (colorize_runtime.Colorizer at its defaults: working resolution, windows, mirror, blending, recolouring at full
 size) colourises the gray photo and the result is compared with the original, with one network pass a photo:
 the runtime's onnxruntime session is replaced by the checkpoint's torch network, whose logits for each window
-batch are kept and decoded afresh (model.decode) for every pair. Prints, for each --data folder, PSNR gain over
+batch are kept and decoded afresh (model.decode) for every setting. Prints, for each --data folder, PSNR gain over
 the gray input, the chroma ratio (mean of per-photo ratios, and pooled), the colourfulness ratio, AuC and
 rebalanced AuC, and the source folder with the highest chroma ratio: issue 13's goals side by side. SSIM is
-left out (slow, and not what decoding changes). Check the chosen pair with train.evaluate on the exported file.
+left out (slow, and not what decoding changes). Check the chosen setting with train.evaluate on the exported file.
 """
 from __future__ import annotations
 
@@ -33,16 +33,16 @@ from train.train import load_checkpoint
 class RecordingNetwork:
     """Stands in for the runtime's onnxruntime session (its run(None, feed) -> [ab]): the torch network's logits
     for each window batch, computed on a photo's first pass and replayed on its later passes, decoded at the
-    current (temperature, calibration)."""
+    current (temperature, calibration, pool)."""
 
     def __init__(self, network: Network) -> None:
-        self.network, self.logits, self.replay, self.decoding = network, [], None, (1.0, 0.0)
+        self.network, self.logits, self.replay, self.decoding = network, [], None, (1.0, 0.0, 1)
 
     def start_photo(self) -> None:
         self.logits, self.replay = [], None
 
-    def start_pass(self, temperature: float, calibration: float) -> None:
-        self.decoding, self.replay = (temperature, calibration), (None if not self.logits else 0)
+    def start_pass(self, temperature: float, calibration: float, pool: int = 1) -> None:
+        self.decoding, self.replay = (temperature, calibration, pool), (None if not self.logits else 0)
 
     @torch.no_grad()
     def run(self, _outputs, feed: dict) -> list[np.ndarray]:
@@ -73,7 +73,7 @@ def summarise(records: list[dict], counts: list[dict]) -> dict:
 
 
 def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, paths: list[Path],
-                 pairs: list[tuple[float, float]]) -> list[dict]:
+                 pairs: list[tuple[float, float, int]]) -> list[dict]:
     records: dict = {pair: [] for pair in pairs}
     counts: dict = {pair: [] for pair in pairs}
     for path in tqdm(paths, unit="photo", desc=data.name):
@@ -91,14 +91,15 @@ def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, pa
             records[pair].append({"folder": source_folder(path, data), "ours": ours, "floor": dict(floor),
                                   "truth": truth_scores})
             counts[pair].append({"ours": ours_counts, "floor": floor_counts})
-    return [{"size": colorizer.size, "temperature": t, "calibration": c} | summarise(records[(t, c)], counts[(t, c)])
-            for t, c in pairs]
+    return [{"size": colorizer.size, "temperature": t, "calibration": c, "pool": pool}
+            | summarise(records[(t, c, pool)], counts[(t, c, pool)]) for t, c, pool in pairs]
 
 
 def format_rows(rows: list[dict]) -> str:
-    lines = ["size     T     c  photos  PSNR-gray  chroma  pooled  CF/true    AuC  AuC-rb  highest folder chroma",
-             "-" * 97]
-    lines += [f"{r['size']:4d} {r['temperature']:5.2f} {r['calibration']:5.2f} {r['photos']:7d} {r['psnr_gain_db']:+10.2f} "
+    lines = ["size     T     c  pool  photos  PSNR-gray  chroma  pooled  CF/true    AuC  AuC-rb  highest folder chroma",
+             "-" * 103]
+    lines += [f"{r['size']:4d} {r['temperature']:5.2f} {r['calibration']:5.2f} {r['pool']:5d} {r['photos']:7d} "
+              f"{r['psnr_gain_db']:+10.2f} "
               f"{r['chroma_ratio']:7.3f} {r['chroma_ratio_pooled']:7.3f} {r['colourfulness_ratio']:8.3f} "
               f"{r['auc']:6.2f} {r['rebalanced_auc']:7.2f}  {r['worst_folder_chroma_ratio']:.3f} "
               f"({r['worst_folder']})" for r in rows]
@@ -116,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, nargs="+", help="folder trees of colour photos")
     parser.add_argument("--temperatures", type=_floats, default=_floats("0.3,0.4,0.5,0.7"))
     parser.add_argument("--calibrations", type=_floats, default=_floats("0,0.1,0.25,0.5"))
+    parser.add_argument("--pools", type=lambda text: [int(v) for v in text.split(",")], default=[1],
+                        help="decode's pool values to try (the head at 1/(2 pool) size), e.g. 1,2 (default: 1)")
     parser.add_argument("--sizes", type=lambda text: [int(v) for v in text.split(",")], default=None,
                         help="working resolutions (the runtime's --size) to try, e.g. 160,224 (default: the runtime's)")
     parser.add_argument("--limit", type=int, default=None, help="N photos of each folder, spread evenly")
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     recording = RecordingNetwork(network.eval())
     colorizer = Colorizer(threads=args.threads)  # the runtime's defaults and contract; its network replaced
     colorizer.session = recording
-    pairs = list(itertools.product(args.temperatures, args.calibrations))
+    pairs = list(itertools.product(args.temperatures, args.calibrations, args.pools))
     results = {}
     for data in args.data:
         rows = []

@@ -46,6 +46,8 @@ class Config:
     rebalance: float = 0.5        # classification: Zhang's lambda, the uniform share of the rebalancing prior
     temperature: float = 0.38     # classification: the annealed mean's T in validation (export chooses its own)
     calibration: float = 0.0      # classification: how much of the rebalancing decoding divides out (model.decode)
+    pool: int = 1                 # classification: decoding averages the logits over pool x pool blocks first
+                                  # (the head at 1/(2 pool) size, cheaper at runtime; model.decode)
     log_mse_floor: float = 1e-4   # logmse(_rgb): log(MSE + this); larger values weigh nearly gray photos less
     lightness: str = "colour"     # the model's input L: the photo's own (colour) or its BGR2GRAY version's (gray)
     global_context: int = 0       # 1: the decoder also gets the window's mean features (model.Colorizer)
@@ -287,7 +289,7 @@ class Trainer:
         count, classification = 0, self.config.head == "classification"
         for batch, output in zip(self.val_batches, outputs):
             targets = {key: value.to(self.device) for key, value in batch.items() if key != "lightness"}
-            prediction = self.model.decode(output, temperature, self.config.calibration)
+            prediction = self.model.decode(output, temperature, self.config.calibration, self.config.pool)
             ab, mask = targets["target"], targets["mask"]
             gray_lightness, bgr = targets["gray_lightness"], targets["bgr"]
             no_colour = torch.zeros_like(ab)
