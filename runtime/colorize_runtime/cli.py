@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     videos.add_argument("--crf", type=_crf, default=DEFAULT_CRF, metavar="N",
                         help="H.264 quality, 0 (lossless) to 51 (worst) (default: %(default)s)")
     videos.add_argument("--temporal-smoothing", type=_smoothing, metavar="S",
-                        help="weight of the past frames' colour, 0 (off) to below 1 (default: 0.8)")
+                        help="weight of the past frames' colour a frame, 0 (off) to below 1 (default: 0.8)")
     videos.add_argument("--network-interval", type=_positive_int, metavar="N",
                         help="the network sees every Nth frame, the frames between carry its colour along the "
                              "motion; 1: every frame (default: 4)")
