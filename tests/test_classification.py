@@ -161,6 +161,12 @@ def test_sweep_decodes_one_network_pass_as_many_passes_would(classification_run,
     assert rows[(0.2, 0.0, 1)]["photos"] > 0
     assert rows[(0.2, 0.0, 1)]["colourfulness_ratio"] != rows[(1.0, 1.0, 1)]["colourfulness_ratio"]
     assert rows[(0.2, 0.0, 2)]["psnr_gain_db"] != rows[(0.2, 0.0, 1)]["psnr_gain_db"]
+    sizes = tmp_path / "sizes.json"
+    assert sweep.main([str(checkpoint), "--data", val, "--temperatures", "1", "--calibrations", "1",
+                       "--sizes", "32,160", "--json", str(sizes)]) == 0
+    by_size = {r["size"]: r for r in json.loads(sizes.read_text())[val]}
+    assert by_size[160] == rows[(1.0, 1.0, 1)]  # the runtime's default working resolution
+    assert by_size[32]["psnr_gain_db"] != by_size[160]["psnr_gain_db"]
 
 
 def test_the_shipped_models_are_picked_by_name():

@@ -1,8 +1,9 @@
 """Choose the classification head's decoding: python -m train.sweep CHECKPOINT --data DIR [DIR ...] [options].
 
-Every (temperature, calibration, pool) setting of model.decode is scored as train.evaluate scores a shipped model: the real runtime
-(colorize_runtime.Colorizer at its defaults: working resolution, windows, mirror, blending, recolouring at full
-size) colourises the gray photo and the result is compared with the original, with one network pass a photo:
+Every (temperature, calibration, pool) setting of model.decode, at each --sizes working resolution, is scored as
+train.evaluate scores a shipped model: the real runtime (colorize_runtime.Colorizer at its defaults: working
+resolution, windows, mirror, blending, recolouring at full size) colourises the gray photo and the result is
+compared with the original, with one network pass a photo and working resolution:
 the runtime's onnxruntime session is replaced by the checkpoint's torch network, whose logits for each window
 batch are kept and decoded afresh (model.decode) for every setting. Prints, for each --data folder, PSNR gain over
 the gray input, the chroma ratio (mean of per-photo ratios, and pooled), the colourfulness ratio, AuC and
