@@ -74,9 +74,9 @@ def summarise(records: list[dict], counts: list[dict]) -> dict:
 
 
 def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, paths: list[Path],
-                 pairs: list[tuple[float, float, int]]) -> list[dict]:
-    records: dict = {pair: [] for pair in pairs}
-    counts: dict = {pair: [] for pair in pairs}
+                 settings: list[tuple[float, float, int]]) -> list[dict]:
+    records: dict = {setting: [] for setting in settings}
+    counts: dict = {setting: [] for setting in settings}
     for path in tqdm(paths, unit="photo", desc=data.name):
         try:
             truth, truth_lab, gray = read_truth(path)
@@ -86,14 +86,14 @@ def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, pa
         floor, floor_counts = score(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), truth, truth_lab, ssim=False)
         truth_scores = {"colourfulness": colourfulness(truth), "chroma": mean_chroma(truth_lab)}
         network.start_photo()
-        for pair in pairs:
-            network.start_pass(*pair)
+        for setting in settings:
+            network.start_pass(*setting)
             ours, ours_counts = score(colorizer.colorize(gray), truth, truth_lab, ssim=False)
-            records[pair].append({"folder": source_folder(path, data), "ours": ours, "floor": dict(floor),
+            records[setting].append({"folder": source_folder(path, data), "ours": ours, "floor": dict(floor),
                                   "truth": truth_scores})
-            counts[pair].append({"ours": ours_counts, "floor": floor_counts})
+            counts[setting].append({"ours": ours_counts, "floor": floor_counts})
     return [{"size": colorizer.size, "temperature": t, "calibration": c, "pool": pool}
-            | summarise(records[(t, c, pool)], counts[(t, c, pool)]) for t, c, pool in pairs]
+            | summarise(records[(t, c, pool)], counts[(t, c, pool)]) for t, c, pool in settings]
 
 
 def format_rows(rows: list[dict]) -> str:
@@ -111,6 +111,10 @@ def _floats(text: str) -> list[float]:
     return [float(value) for value in text.split(",")]
 
 
+def _ints(text: str) -> list[int]:
+    return [int(value) for value in text.split(",")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.sweep", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -118,9 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, nargs="+", help="folder trees of colour photos")
     parser.add_argument("--temperatures", type=_floats, default=_floats("0.3,0.4,0.5,0.7"))
     parser.add_argument("--calibrations", type=_floats, default=_floats("0,0.1,0.25,0.5"))
-    parser.add_argument("--pools", type=lambda text: [int(v) for v in text.split(",")], default=[1],
+    parser.add_argument("--pools", type=_ints, default=[1],
                         help="decode's pool values to try (the head at 1/(2 pool) size), e.g. 1,2 (default: 1)")
-    parser.add_argument("--sizes", type=lambda text: [int(v) for v in text.split(",")], default=None,
+    parser.add_argument("--sizes", type=_ints, default=None,
                         help="working resolutions (the runtime's --size) to try, e.g. 160,224 (default: the runtime's)")
     parser.add_argument("--limit", type=int, default=None, help="N photos of each folder, spread evenly")
     parser.add_argument("--threads", type=int, default=2)
@@ -137,13 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     recording = RecordingNetwork(network.eval())
     colorizer = Colorizer(threads=args.threads)  # the runtime's defaults and contract; its network replaced
     colorizer.session = recording
-    pairs = list(itertools.product(args.temperatures, args.calibrations, args.pools))
+    settings = list(itertools.product(args.temperatures, args.calibrations, args.pools))
     results = {}
     for data in args.data:
-        rows = []
+        paths, rows = evenly_spaced(find_photos(data), args.limit), []
         for size in args.sizes or [colorizer.size]:
             colorizer.size = size
-            rows += sweep_folder(colorizer, recording, data, evenly_spaced(find_photos(data), args.limit), pairs)
+            rows += sweep_folder(colorizer, recording, data, paths, settings)
         results[str(data)] = rows
         print(f"{data} (checkpoint step {checkpoint['step']}):\n{format_rows(rows)}", flush=True)
     if args.json:
