@@ -16,6 +16,7 @@ from export.export import export, load_model  # noqa: E402
 from tests.conftest import photo_like  # noqa: E402
 from tests.test_model_and_training import photo_folders, small_config  # noqa: E402,F401
 from train import bins, sweep  # noqa: E402
+from train.average import main as average_main  # noqa: E402
 from train.model import Colorizer as Network, DecodedColorizer  # noqa: E402
 from train.train import Trainer, load_checkpoint  # noqa: E402
 
@@ -79,16 +80,21 @@ def classification_run(photo_folders, tmp_path):  # noqa: F811
     return Trainer(config), tmp_path
 
 
+def run_and_check_it_learns(trainer: Trainer, out) -> None:
+    """Train; the training loss falls and the best validation loss beats the starting weights'."""
+    before = trainer.validate()
+    trainer.run()
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    losses = [r["train_loss"] for r in log if "train_loss" in r]
+    assert losses[-1] < losses[0] and trainer.best_val < before["val_loss"]
+
+
 def test_classification_fine_tune_from_a_regression_model_learns(classification_run):
     trainer, tmp_path = classification_run
     regression = load_checkpoint(tmp_path / "regression" / "ckpt.pt")["model"]
     assert torch.equal(trainer.model.state_dict()["encoder.0.weight"], regression["encoder.0.weight"])
     assert trainer.config.num_bins == len(trainer.model.ab_bins) > 10
-    before = trainer.validate()
-    trainer.run()
-    log = [json.loads(line) for line in (tmp_path / "classification" / "log.jsonl").read_text().splitlines()]
-    losses = [r["train_loss"] for r in log if "train_loss" in r]
-    assert losses[-1] < losses[0] and trainer.best_val < before["val_loss"]
+    run_and_check_it_learns(trainer, tmp_path / "classification")
     resumed = load_checkpoint(tmp_path / "classification" / "ckpt.pt")
     assert resumed["config"]["num_bins"] == trainer.config.num_bins
     assert torch.equal(resumed["model"]["ab_bins"], trainer.model.ab_bins)  # the cells travel with the weights
@@ -145,6 +151,29 @@ def test_the_head_at_a_quarter_size_is_the_half_size_logits_averaged_and_exports
     np.testing.assert_allclose(session.run(None, {"L": lightness.numpy()})[0], by_definition.numpy(), atol=1e-4)
     with pytest.raises(ValueError, match="pool"):
         DecodedColorizer(Network(), pool=2)  # the regression head has no logits to average
+
+
+def test_training_with_pool_2_trains_the_quarter_size_head_that_export_ships(photo_folders, tmp_path):  # noqa: F811
+    Trainer(small_config(photo_folders, tmp_path / "regression", max_steps=4, global_context=1, skips=1)).run()
+    trainer = Trainer(small_config(photo_folders, tmp_path / "pooled", head="classification", max_steps=30, pool=2,
+                                   global_context=1, skips=1, init_from=str(tmp_path / "regression" / "ckpt.pt")))
+    (outputs, *_) = trainer._val_outputs()
+    assert outputs.shape[-2:] == (256 // 4, 256 // 4)  # the val windows' logits at 1/4 size
+    run_and_check_it_learns(trainer, tmp_path / "pooled")
+    checkpoint = load_checkpoint(tmp_path / "pooled" / "ckpt.pt")
+    assert checkpoint["config"]["pool"] == 2
+    lightness = trainer.val_batches[0]["lightness"]
+    exported = load_model(checkpoint, 0.4, 0.0)
+    assert exported.pool == 2  # export's default: the pool the model trained with
+    with torch.no_grad():
+        shipped = exported(lightness)
+        validated = trainer.model.eval().annealed_mean(trainer.model(lightness, 2), 0.4, 0.0, 4)
+    assert shipped.shape == (len(lightness), 2, 256, 256)
+    torch.testing.assert_close(shipped, validated, atol=1e-4, rtol=0)  # validation scores what export ships
+    soup = average_main([str(tmp_path / "soup.pt"), str(tmp_path / "pooled" / "ckpt.pt"),
+                         str(tmp_path / "pooled" / "best.pt")])  # a classification model averages too
+    assert np.isfinite(soup["val_loss"])
+    assert torch.equal(load_checkpoint(tmp_path / "soup.pt")["model"]["ab_bins"], checkpoint["model"]["ab_bins"])
 
 
 def test_sweep_decodes_one_network_pass_as_many_passes_would(classification_run, tmp_path):

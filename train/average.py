@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("give at least two checkpoints")
     checkpoints = [load_checkpoint(path) for path in args.checkpoints]
     overrides = {key: value for key, value in (("val", args.val), ("val_size", args.val_size)) if value is not None}
-    config = Config(**(checkpoints[0]["config"] | overrides | {"init_from": ""}))
+    # init_from the first checkpoint: a classification model's cells and weights come with it (not from photos)
+    config = Config(**(checkpoints[0]["config"] | overrides | {"init_from": str(args.checkpoints[0])}))
     trainer = Trainer(config, load_training_photos=False)
     trainer.model.load_state_dict(average_weights([c["model"] for c in checkpoints]))
     numbers = trainer.validate()

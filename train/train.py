@@ -46,8 +46,9 @@ class Config:
     rebalance: float = 0.5        # classification: Zhang's lambda, the uniform share of the rebalancing prior
     temperature: float = 0.38     # classification: the annealed mean's T in validation (export chooses its own)
     calibration: float = 0.0      # classification: how much of the rebalancing decoding divides out (model.decode)
-    pool: int = 1                 # classification: decoding averages the logits over pool x pool blocks first
-                                  # (the head at 1/(2 pool) size, cheaper at runtime; model.decode)
+    pool: int = 1                 # classification: the head runs on features averaged over pool x pool blocks
+                                  # (logits at 1/(2 pool) size), in training's loss, validation and decoding:
+                                  # what export --pool ships, cheaper to train and to run (model.forward)
     log_mse_floor: float = 1e-4   # logmse(_rgb): log(MSE + this); larger values weigh nearly gray photos less
     lightness: str = "colour"     # the model's input L: the photo's own (colour) or its BGR2GRAY version's (gray)
     global_context: int = 0       # 1: the decoder also gets the window's mean features (model.Colorizer)
@@ -236,15 +237,16 @@ class Trainer:
 
     def classification_loss(self, logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
                             ) -> torch.Tensor:
-        """Zhang 2016's loss at the logits' 1/2 size: cross-entropy with the soft-encoded true ab (its nearest
+        """Zhang 2016's loss at the logits' size (1/2, or 1/(2 pool)): cross-entropy with the soft-encoded true ab (its nearest
         cells, Gaussian-weighted), each pixel weighted by the rebalancing weight of its nearest cell."""
-        target = F.avg_pool2d(target, 2)
+        factor = target.shape[-1] // logits.shape[-1]  # 2, or 2 pool with Config.pool
+        target = F.avg_pool2d(target, factor)
         indices, weights = bins.soft_targets(target, self.soft_table)
         log_probabilities = torch.log_softmax(logits.float(), dim=1)
         cross_entropy = -(log_probabilities.gather(1, indices) * weights).sum(dim=1, keepdim=True)
         pixel_weights = self.model.class_weights[indices[:, :1]]
         if mask is not None:
-            mask = (F.avg_pool2d(mask, 2) > 0.5).float()
+            mask = (F.avg_pool2d(mask, factor) > 0.5).float()
         return masked_mean(cross_entropy * pixel_weights, mask)
 
     def loss(self, output: torch.Tensor, **batch: torch.Tensor) -> torch.Tensor:
@@ -252,6 +254,10 @@ class Trainer:
         if self.config.head == "classification":
             return self.classification_loss(output, batch["target"], batch.get("mask"))
         return loss_fn(self.config, output, **batch)
+
+    def _pool(self) -> tuple[int, ...]:
+        """forward()'s pool argument: Config.pool for the classification head, none for regression."""
+        return (self.config.pool,) if self.config.head == "classification" else ()
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp)
@@ -277,7 +283,7 @@ class Trainer:
         outputs = []
         for batch in self.val_batches:
             with self._autocast():
-                outputs.append(self.model(self._to_device(batch["lightness"])).float())
+                outputs.append(self.model(self._to_device(batch["lightness"]), *self._pool()).float())
         self._train_mode()
         return outputs
 
@@ -289,7 +295,8 @@ class Trainer:
         count, classification = 0, self.config.head == "classification"
         for batch, output in zip(self.val_batches, outputs):
             targets = {key: value.to(self.device) for key, value in batch.items() if key != "lightness"}
-            prediction = self.model.decode(output, temperature, self.config.calibration, self.config.pool)
+            prediction = (self.model.annealed_mean(output, temperature, self.config.calibration, 2 * self.config.pool)
+                          if classification else output)
             ab, mask = targets["target"], targets["mask"]
             gray_lightness, bgr = targets["gray_lightness"], targets["bgr"]
             no_colour = torch.zeros_like(ab)
@@ -341,7 +348,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, self.step)
         with self._autocast():
-            output = self.training_model(self._to_device(lightness))
+            output = self.training_model(self._to_device(lightness), *self._pool())
         loss = self.loss(output, **batch)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
