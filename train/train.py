@@ -237,8 +237,8 @@ class Trainer:
 
     def classification_loss(self, logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
                             ) -> torch.Tensor:
-        """Zhang 2016's loss at the logits' size (1/2, or 1/(2 pool)): cross-entropy with the soft-encoded true ab (its nearest
-        cells, Gaussian-weighted), each pixel weighted by the rebalancing weight of its nearest cell."""
+        """Zhang 2016's loss at the logits' size (1/2, or 1/(2 pool)): cross-entropy with the soft-encoded true ab
+        (its nearest cells, Gaussian-weighted), each pixel weighted by the rebalancing weight of its nearest cell."""
         factor = target.shape[-1] // logits.shape[-1]  # 2, or 2 pool with Config.pool
         target = F.avg_pool2d(target, factor)
         indices, weights = bins.soft_targets(target, self.soft_table)
