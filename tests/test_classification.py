@@ -167,7 +167,7 @@ def test_training_with_pool_2_trains_the_quarter_size_head_that_export_ships(pho
     assert exported.pool == 2  # export's default: the pool the model trained with
     with torch.no_grad():
         shipped = exported(lightness)
-        validated = trainer.model.eval().annealed_mean(trainer.model(lightness, 2), 0.4, 0.0, 4)
+        validated = trainer.model.eval().decode_pooled(trainer.model(lightness, 2), 0.4, 0.0, 2)
     assert shipped.shape == (len(lightness), 2, 256, 256)
     torch.testing.assert_close(shipped, validated, atol=1e-4, rtol=0)  # validation scores what export ships
     soup = average_main([str(tmp_path / "soup.pt"), str(tmp_path / "pooled" / "ckpt.pt"),

@@ -98,20 +98,21 @@ class Colorizer(nn.Module):
         first (logits - c log w): 0 keeps the rebalanced distribution (rare colours favoured), 1 is p itself.
         pool > 1: the logits are averaged over pool x pool blocks first, so the annealed mean runs at
         1/(2 pool) size (what the exported graph computes at a quarter of the cost with pool 2: DecodedColorizer)."""
+        if pool > 1 and self.head == "classification":
+            output = nn.functional.avg_pool2d(output, pool)
+        return self.decode_pooled(output, temperature, calibration, pool)
+
+    def decode_pooled(self, output: torch.Tensor, temperature: float, calibration: float = 0.0, pool: int = 1
+                      ) -> torch.Tensor:
+        """forward(lightness, pool)'s output -> normalised ab [N, 2, H, W]: decode()'s annealed mean of logits
+        that are already at 1/(2 pool) size, upsampled bilinearly by 2 pool (regression: the output itself)."""
         if self.head == "regression":
             return output
-        if pool > 1:
-            output = nn.functional.avg_pool2d(output, pool)
-        return self.annealed_mean(output, temperature, calibration, 2 * pool)
-
-    def annealed_mean(self, logits: torch.Tensor, temperature: float, calibration: float, scale: int
-                      ) -> torch.Tensor:
-        """decode()'s annealed mean of logits at 1/scale size, upsampled bilinearly by scale."""
-        logits = logits.float()
+        logits = output.float()
         if calibration:
             logits = logits - calibration * self.class_weights.log()[None, :, None, None]
         ab = _expectation(logits / temperature, self.ab_bins)
-        return nn.functional.interpolate(ab, scale_factor=scale, mode="bilinear", align_corners=False)
+        return nn.functional.interpolate(ab, scale_factor=2 * pool, mode="bilinear", align_corners=False)
 
 
 def _expectation(logits: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -136,7 +137,5 @@ class DecodedColorizer(nn.Module):
         self.model, self.temperature, self.calibration, self.pool = model, temperature, calibration, pool
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        if self.pool == 1:
-            return self.model.decode(self.model(lightness), self.temperature, self.calibration)
-        return self.model.annealed_mean(self.model(lightness, self.pool), self.temperature, self.calibration,
-                                        2 * self.pool)
+        return self.model.decode_pooled(self.model(lightness, self.pool), self.temperature, self.calibration,
+                                        self.pool)

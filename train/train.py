@@ -255,10 +255,6 @@ class Trainer:
             return self.classification_loss(output, batch["target"], batch.get("mask"))
         return loss_fn(self.config, output, **batch)
 
-    def _pool(self) -> tuple[int, ...]:
-        """forward()'s pool argument: Config.pool for the classification head, none for regression."""
-        return (self.config.pool,) if self.config.head == "classification" else ()
-
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp)
 
@@ -283,7 +279,7 @@ class Trainer:
         outputs = []
         for batch in self.val_batches:
             with self._autocast():
-                outputs.append(self.model(self._to_device(batch["lightness"]), *self._pool()).float())
+                outputs.append(self.model(self._to_device(batch["lightness"]), self.config.pool).float())
         self._train_mode()
         return outputs
 
@@ -295,8 +291,7 @@ class Trainer:
         count, classification = 0, self.config.head == "classification"
         for batch, output in zip(self.val_batches, outputs):
             targets = {key: value.to(self.device) for key, value in batch.items() if key != "lightness"}
-            prediction = (self.model.annealed_mean(output, temperature, self.config.calibration, 2 * self.config.pool)
-                          if classification else output)
+            prediction = self.model.decode_pooled(output, temperature, self.config.calibration, self.config.pool)
             ab, mask = targets["target"], targets["mask"]
             gray_lightness, bgr = targets["gray_lightness"], targets["bgr"]
             no_colour = torch.zeros_like(ab)
@@ -348,7 +343,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, self.step)
         with self._autocast():
-            output = self.training_model(self._to_device(lightness), *self._pool())
+            output = self.training_model(self._to_device(lightness), config.pool)
         loss = self.loss(output, **batch)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
