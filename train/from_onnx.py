@@ -6,6 +6,11 @@ mean and variance of its conv's output on real photos as running statistics, and
 make it reproduce the folded conv exactly in eval mode (gamma = sqrt(var + eps), beta = bias + mean). In training
 mode the batch statistics are close to those, so fine-tuning starts from the shipped function. It is how a model
 trained from scratch in an earlier session, whose checkpoint is gone, becomes the starting point of a new run.
+
+A classification file's decoding is in its graph too: the ab cells are the weight of the conv that takes the
+expectation (train.model._expectation), and the rebalancing weights w come out of the constant the calibration
+subtracts (c log w). The recovered network is checked against the file through the same decoding
+(model.DecodedColorizer with the file's T, c and pool).
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from onnx import numpy_helper
 
 from colorize_runtime.colour import WINDOW
 from train.data import load_photos, runtime_view, to_tensors
-from train.model import Colorizer
+from train.model import Colorizer, DecodedColorizer
 from train.train import Config, save_atomic
 
 CALIBRATION_PHOTOS = 256
@@ -37,12 +42,38 @@ def _conv_to_batchnorm(model: Colorizer) -> dict[str, str]:
     return pairs
 
 
+def _decoding_constants(proto: onnx.ModelProto, bins: int, calibration: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """A classification graph's ab cells (normalised, [Q, 2]) and rebalancing weights ([Q]), read off its
+    constants: the expectation conv's weight [3, Q, 1, 1] (a, b, ones) and the [1, Q, 1, 1] c log w that Sub takes
+    from the logits."""
+    constants = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    kernels = [constants[n.input[1]] for n in proto.graph.node
+               if n.op_type == "Conv" and constants.get(n.input[1], np.empty(0)).shape == (3, bins, 1, 1)]
+    shifts = [constants[n.input[1]] for n in proto.graph.node
+              if n.op_type == "Sub" and constants.get(n.input[1], np.empty(0)).shape == (1, bins, 1, 1)]
+    if len(kernels) != 1 or len(shifts) != 1 or not calibration:
+        raise ValueError("cannot find the ab cells and rebalancing weights in the graph (a file exported with "
+                         "calibration 0 holds no weights)")
+    ab_bins = torch.from_numpy(kernels[0][:2, :, 0, 0].T.copy())
+    class_weights = torch.from_numpy(np.exp(shifts[0].ravel().astype(np.float64) / calibration).astype(np.float32))
+    return ab_bins, class_weights
+
+
 def recover(onnx_path: Path, data: str, size: int = 160) -> tuple[Colorizer, dict]:
     """The ONNX file's network as a torch Colorizer with unfolded BatchNorms, and the file's metadata."""
     proto = onnx.load(str(onnx_path))
     meta = {p.key: json.loads(p.value) for p in proto.metadata_props}
-    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in proto.graph.initializer}
+    # an export of DecodedColorizer names the network's weights "model.NAME"
+    weights = {i.name.removeprefix("model."): torch.from_numpy(numpy_helper.to_array(i).copy())
+               for i in proto.graph.initializer}
     model = Colorizer.from_config(meta["training_config"]).eval()
+    head = meta.get("head", {"type": "regression"})
+    if model.head == "classification":
+        ab_bins, class_weights = _decoding_constants(proto, head["bins"], head["calibration"])
+        model.ab_bins.copy_(ab_bins)
+        model.class_weights.copy_(class_weights)
+    decoded = DecodedColorizer(model, head.get("temperature", 1.0), head.get("calibration", 0.0),
+                               head.get("pool", 1))
     pairs = _conv_to_batchnorm(model)
     modules = dict(model.named_modules())
     with torch.no_grad():
@@ -76,7 +107,7 @@ def recover(onnx_path: Path, data: str, size: int = 160) -> tuple[Colorizer, dic
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     sample = lightness[:4].numpy()
     with torch.no_grad():
-        difference = np.abs(model(torch.from_numpy(sample)).numpy() - session.run(None, {"L": sample})[0]).max()
+        difference = np.abs(decoded(torch.from_numpy(sample)).numpy() - session.run(None, {"L": sample})[0]).max()
     if difference > 1e-3:
         raise SystemExit(f"from_onnx: the recovered network differs from {onnx_path} by {difference:.2e}")
     print(f"recovered {onnx_path}: max abs difference to onnxruntime {difference:.1e} on {len(sample)} windows")
