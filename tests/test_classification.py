@@ -98,6 +98,16 @@ def test_classification_fine_tune_from_a_regression_model_learns(classification_
     resumed = load_checkpoint(tmp_path / "classification" / "ckpt.pt")
     assert resumed["config"]["num_bins"] == trainer.config.num_bins
     assert torch.equal(resumed["model"]["ab_bins"], trainer.model.ab_bins)  # the cells travel with the weights
+    for rebalance in (0.5, 0.0):  # a new run from it keeps the cells; another lambda reweighs them
+        child = Trainer(small_config(tmp_path, tmp_path / f"child{rebalance}", head="classification",  # the photos
+                                     rebalance=rebalance, global_context=1, skips=1,
+                                     init_from=str(tmp_path / "classification" / "ckpt.pt")))
+        assert torch.equal(child.model.ab_bins, trainer.model.ab_bins)
+        spread = float(child.model.class_weights.max() / child.model.class_weights.min())
+        if rebalance == 0.5:
+            assert torch.equal(child.model.class_weights, trainer.model.class_weights)
+        else:
+            assert spread > 2 * float(trainer.model.class_weights.max() / trainer.model.class_weights.min())
 
 
 def test_frozen_encoder_keeps_its_weights_and_statistics(photo_folders, tmp_path):  # noqa: F811

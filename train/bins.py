@@ -48,18 +48,23 @@ def ab_histogram(photos: list[np.ndarray], pixels_per_photo: int = 4096, seed: i
 def bins_and_weights(counts: np.ndarray, rebalance: float = 0.5, min_count: int = 1
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """From full-grid counts: the cells used (centres, (Q, 2) in CIELAB units, those with at least min_count
-    pixels), their smoothed prior (Q,) and the rebalancing weights (Q,) w = 1 / ((1 - lambda) p + lambda / Q),
-    scaled so that their mean under the prior is 1 (Zhang's lambda = rebalance: 0 is full inverse frequency,
-    1 no rebalancing)."""
-    used = counts >= min_count
-    grid = counts.reshape(GRID_SIDE, GRID_SIDE).astype(np.float64)
-    prior = gaussian_filter(grid / grid.sum(), PRIOR_SIGMA / GRID, mode="constant").ravel()[used]
-    prior /= prior.sum()
-    weights = 1 / ((1 - rebalance) * prior + rebalance / used.sum())
-    weights /= (prior * weights).sum()
+    pixels), their smoothed prior (Q,) and the rebalancing weights (Q,) (rebalancing_weights)."""
     offsets = np.arange(GRID_SIDE) * GRID - AB_LIMIT
-    centres = np.stack(np.meshgrid(offsets, offsets, indexing="ij"), axis=-1).reshape(-1, 2)[used]
-    return centres.astype(np.float32), prior.astype(np.float32), weights.astype(np.float32)
+    centres = np.stack(np.meshgrid(offsets, offsets, indexing="ij"), axis=-1).reshape(-1, 2)[counts >= min_count]
+    return (centres.astype(np.float32),) + rebalancing_weights(counts, centres, rebalance)
+
+
+def rebalancing_weights(counts: np.ndarray, centres: np.ndarray, rebalance: float = 0.5
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """The smoothed prior of the cells at centres (CIELAB units) in full-grid counts, and their rebalancing weights
+    w = 1 / ((1 - lambda) p + lambda / Q), scaled so that their mean under the prior is 1 (Zhang's lambda =
+    rebalance: 0 is full inverse frequency, 1 no rebalancing)."""
+    grid = counts.reshape(GRID_SIDE, GRID_SIDE).astype(np.float64)
+    prior = gaussian_filter(grid / grid.sum(), PRIOR_SIGMA / GRID, mode="constant").ravel()[cell_index(centres)]
+    prior /= prior.sum()
+    weights = 1 / ((1 - rebalance) * prior + rebalance / len(centres))
+    weights /= (prior * weights).sum()
+    return prior.astype(np.float32), weights.astype(np.float32)
 
 
 def soft_encoding_table(centres: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

@@ -197,6 +197,9 @@ class Trainer:
         self.step, self.best_val = 0, float("inf")
         if initial is not None:
             self._load_initial_weights(initial)
+            if fresh_bins is None and config.head == "classification" and \
+                    initial["config"].get("rebalance", 0.5) != config.rebalance:
+                self._rebalance_inherited_cells()
         if checkpoint is not None:
             self.model.load_state_dict(checkpoint["model"])
             self.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -221,6 +224,13 @@ class Trainer:
             return False
         self.config.num_bins = initial["config"]["num_bins"]
         return True
+
+    def _rebalance_inherited_cells(self) -> None:
+        """--init-from a classification model with another --rebalance: its cells are kept (the head's outputs
+        mean them) and their weights are recomputed from the training photos with this run's lambda."""
+        centres = self.model.ab_bins.cpu().numpy() * AB_SCALE
+        _, weights = bins.rebalancing_weights(bins.ab_histogram(self.train_images), centres, self.config.rebalance)
+        self.model.class_weights.copy_(torch.from_numpy(weights))
 
     def _load_initial_weights(self, initial: dict) -> None:
         """--init-from: every weight that fits. A model with the decoder additions may start from one without
