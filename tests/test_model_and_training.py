@@ -16,7 +16,8 @@ from export.export import metadata as export_metadata  # noqa: E402
 from train.average import average_weights, main as average_main  # noqa: E402
 from train.data import runtime_view, to_tensors, valid_masks  # noqa: E402
 from train.model import Colorizer  # noqa: E402
-from train.train import Config, Trainer, load_checkpoint, main, per_photo_distance, per_photo_log_mse  # noqa: E402
+from train.train import (Config, Trainer, load_checkpoint, main, per_photo_distance, per_photo_log_mse,  # noqa: E402
+                         per_photo_rebalanced_log_mse)
 
 
 def test_output_is_ab_at_input_size():
@@ -113,6 +114,35 @@ def test_fine_tuning_from_weights_with_the_per_photo_log_loss(photo_folders, tmp
         return float(per_photo_log_mse(truth + 2 * error, truth) - per_photo_log_mse(truth + error, truth))
 
     assert doubling_cost(0.05) == pytest.approx(doubling_cost(0.2), abs=0.05)  # in dB, whatever its size
+
+
+def test_rebalanced_loss_weighs_a_rare_colour_more_and_a_short_run_learns(photo_folders, tmp_path):
+    """--loss rebalanced_logmse: the same error costs more on a pixel whose true colour is rare in the training
+    photos (a saturated one) than on a common dull one; a gray photo is scored as logmse scores it."""
+    trainer = Trainer(small_config(photo_folders, tmp_path / "run", loss="rebalanced_logmse", max_steps=10))
+    table = trainer.ab_weight_table
+    assert table.shape == (25 * 25,) and bool((table > 0).all())
+    from train import bins
+    neutral, saturated = (int(bins.cell_index(np.array(ab, np.float64))) for ab in ((0, 0), (60, 60)))
+    assert table[saturated] > table[neutral]
+    truth = torch.zeros(1, 2, 4, 4)
+    truth[0, :, 0, 0] = 60 / 110                                     # one saturated pixel in a dull photo
+    weights = table[torch.from_numpy(bins.cell_index(truth.permute(0, 2, 3, 1).numpy() * 110))][:, None]
+    off_on_rare, off_on_dull = truth.clone(), truth.clone()
+    off_on_rare[0, 0, 0, 0] += 0.2
+    off_on_dull[0, 0, 3, 3] += 0.2
+    assert per_photo_rebalanced_log_mse(off_on_rare, truth, weights, 1e-3) > \
+        per_photo_rebalanced_log_mse(off_on_dull, truth, weights, 1e-3)
+    gray_truth, prediction = torch.zeros(1, 2, 4, 4), torch.full((1, 2, 4, 4), 0.1)
+    gray_weights = table[torch.from_numpy(bins.cell_index(np.zeros((1, 4, 4, 2))))][:, None]
+    assert float(per_photo_rebalanced_log_mse(prediction, gray_truth, gray_weights, 1e-3)) == pytest.approx(
+        float(per_photo_log_mse(prediction, gray_truth, 1e-3)), abs=1e-6)
+    before = trainer.validate()["val_loss"]
+    trainer.run()
+    assert trainer.best_val < before
+    resumed = Trainer(Config(**load_checkpoint(tmp_path / "run" / "ckpt.pt")["config"]),
+                      load_checkpoint(tmp_path / "run" / "ckpt.pt"), load_training_photos=False)
+    assert torch.equal(resumed.ab_weight_table, table)  # validation alone recomputes the same weights
 
 
 def test_distance_loss_is_the_mean_euclidean_ab_error_that_auc_thresholds():

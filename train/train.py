@@ -41,9 +41,11 @@ class Config:
     weight_decay: float = 0.0
     head: str = "regression"      # regression (ab directly) | classification (ab cells, train/bins.py)
     loss: str = "mse"             # regression: mse | l1 | huber | logmse | distance on normalised ab; logmse_rgb on
-                                  # RGB. classification: always the rebalanced cross-entropy on soft-encoded cells
+                                  # RGB; rebalanced_logmse (logmse with each pixel weighted by its true colour's
+                                  # rebalancing weight). classification: always the rebalanced cross-entropy
     num_bins: int = 0             # classification: the ab cells found in the training photos (set by training)
-    rebalance: float = 0.5        # classification: Zhang's lambda, the uniform share of the rebalancing prior
+    rebalance: float = 0.5        # classification and rebalanced_logmse: Zhang's lambda, the uniform share of the
+                                  # rebalancing prior (0: full inverse frequency, 1: no rebalancing)
     temperature: float = 0.38     # classification: the annealed mean's T in validation (export chooses its own)
     calibration: float = 0.0      # classification: how much of the rebalancing decoding divides out (model.decode)
     pool: int = 1                 # classification: the head runs on features averaged over pool x pool blocks
@@ -104,6 +106,18 @@ def per_photo_distance(prediction: torch.Tensor, target: torch.Tensor, mask: tor
     so this loss aims at AuC as logmse aims at PSNR. The tiny epsilon keeps the gradient finite at zero error."""
     error = (prediction.float() - target).square().sum(dim=1, keepdim=True).add(1e-8).sqrt()
     return masked_mean(error, mask, dim=(1, 2, 3)).mean()
+
+
+def per_photo_rebalanced_log_mse(prediction: torch.Tensor, target: torch.Tensor, pixel_weights: torch.Tensor,
+                                 floor: float, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """per_photo_log_mse with each pixel's squared error weighted by pixel_weights [N, 1, H, W] (its true colour's
+    rebalancing weight), a weighted mean within each photo: a photo's rare, saturated colours count as much as its
+    common dull ones, which is what the rebalanced AuC scores, while a nearly gray photo (all its weights alike)
+    is scored as plain logmse scores it."""
+    weights = pixel_weights if mask is None else pixel_weights * mask
+    squared = (prediction.float() - target).square().mean(dim=1, keepdim=True)
+    mse = (squared * weights).sum(dim=(1, 2, 3)) / weights.sum(dim=(1, 2, 3)).clamp_min(1e-12)
+    return torch.log(mse + floor).mean()
 
 
 def colourfulness(bgr: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -204,6 +218,9 @@ class Trainer:
             self.model.load_state_dict(checkpoint["model"])
             self.optimizer.load_state_dict(checkpoint["optimizer"])
             self.step, self.best_val = checkpoint["step"], checkpoint["best_val"]
+        self.ab_weight_table = None
+        if config.head == "regression" and config.loss == "rebalanced_logmse":
+            self.ab_weight_table = self._ab_weight_table().to(self.device)
         self.soft_table = None
         if config.head == "classification":
             self.soft_table = tuple(t.to(self.device) for t in
@@ -231,6 +248,16 @@ class Trainer:
         centres = self.model.ab_bins.cpu().numpy() * AB_SCALE
         _, weights = bins.rebalancing_weights(bins.ab_histogram(self.train_images), centres, self.config.rebalance)
         self.model.class_weights.copy_(torch.from_numpy(weights))
+
+    def _ab_weight_table(self) -> torch.Tensor:
+        """rebalanced_logmse's weight for every cell of the full ab grid (bins.cell_index): the rebalancing weight
+        (lambda = --rebalance) of the nearest cell that occurs in the training photos, as for classification."""
+        photos = self.train_images or load_photos(self.config.data, limit=self.config.limit_images or None)
+        centres, _, weights = bins.bins_and_weights(bins.ab_histogram(photos), self.config.rebalance)
+        offsets = np.arange(bins.GRID_SIDE) * bins.GRID - bins.AB_LIMIT
+        grid = np.stack(np.meshgrid(offsets, offsets, indexing="ij"), axis=-1).reshape(-1, 1, 2)
+        nearest = ((grid - centres[None]) ** 2).sum(-1).argmin(axis=1)
+        return torch.from_numpy(weights[nearest])
 
     def _load_initial_weights(self, initial: dict) -> None:
         """--init-from: every weight that fits. A model with the decoder additions may start from one without
@@ -263,6 +290,12 @@ class Trainer:
         """The training loss of forward()'s output: the head's own."""
         if self.config.head == "classification":
             return self.classification_loss(output, batch["target"], batch.get("mask"))
+        if self.ab_weight_table is not None:
+            target = batch["target"]
+            cells = torch.from_numpy(bins.cell_index(target.permute(0, 2, 3, 1).cpu().numpy() * AB_SCALE))
+            pixel_weights = self.ab_weight_table[cells.to(self.device)][:, None]
+            return per_photo_rebalanced_log_mse(output, target, pixel_weights, self.config.log_mse_floor,
+                                                batch.get("mask"))
         return loss_fn(self.config, output, **batch)
 
     def _autocast(self):
