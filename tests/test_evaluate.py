@@ -1,4 +1,5 @@
-"""train.evaluate: the metrics on known cases, a run over a tiny photo tree through the real runtime; train.plot."""
+"""train.evaluate: the metrics on known cases, a run over a tiny photo tree through the real runtime; train.plot;
+train.ceiling's yardsticks."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ import pytest
 
 from colorize_runtime.colorizer import DEFAULT_SIZE
 from tests.conftest import photo_like
-from train import plot
+from train import ceiling, plot
 from train.evaluate import add_rebalanced_auc, auc_percent, colourfulness, error_counts, main
 
 FOLDERS = {"scenes": [(300, 420), (64, 80)], "flowers": [(256, 256)]}
@@ -135,6 +136,20 @@ def test_bad_input_is_a_usage_error(photo_tree, pointwise_onnx, tmp_path, capsys
     assert main(["--model", str(pointwise_onnx), "--data", str(tmp_path / "broken"), "--out", str(tmp_path)]) == 2
     assert "cannot be decoded" in capsys.readouterr().err
     assert not (tmp_path / "evaluation.json").exists()
+
+
+def test_ceiling_orders_its_yardsticks_and_scores_the_gray_input_as_the_floor(photo_tree, tmp_path, capsys):
+    """The truth at the working size beats the photo's mean colour, which beats no colour; the gray input scores
+    exactly the floor; the gray photo is skipped with a warning, as train.evaluate skips it."""
+    assert ceiling.main(["--data", str(photo_tree), "--json", str(tmp_path / "c.json")]) == 0
+    rows = json.loads((tmp_path / "c.json").read_text())[str(photo_tree)]
+    assert list(rows) == list(ceiling.REFERENCES) and all(r["photos"] == 4 for r in rows.values())
+    gray, mean_colour, truth = (rows[name] for name in ceiling.REFERENCES)
+    assert gray["psnr_gain_db"] == 0 and gray["chroma_ratio"] < 0.01
+    assert gray["rebalanced_auc"] < mean_colour["rebalanced_auc"] < truth["rebalanced_auc"]
+    assert gray["auc"] < mean_colour["auc"] < truth["auc"] and truth["psnr_gain_db"] > 10
+    captured = capsys.readouterr()
+    assert "loose_gray.png: no colour to compare against" in captured.err and "truth at working size" in captured.out
 
 
 def test_plot_draws_a_resumed_log_once_per_step(tmp_path, capsys):
