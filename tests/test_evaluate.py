@@ -152,6 +152,17 @@ def test_ceiling_orders_its_yardsticks_and_scores_the_gray_input_as_the_floor(ph
     assert "loose_gray.png: no colour to compare against" in captured.err and "truth at working size" in captured.out
 
 
+def test_ceiling_scores_a_model_as_is_and_with_the_true_mean_colour(photo_tree, pointwise_onnx, tmp_path):
+    """--models: the model through the runtime, and the same output moved to each photo's true mean ab: closer to
+    the truth (for the squared ab error, the mean difference is the best shift there is)."""
+    model = str(pointwise_onnx)
+    assert ceiling.main(["--data", str(photo_tree), "--models", model, "--json", str(tmp_path / "c.json")]) == 0
+    rows = json.loads((tmp_path / "c.json").read_text())[str(photo_tree)]
+    assert list(rows) == list(ceiling.REFERENCES) + [model, f"{model}, true mean colour"]
+    assert rows[f"{model}, true mean colour"]["psnr_gain_db"] > rows[model]["psnr_gain_db"]
+    assert rows[model]["psnr_gain_db"] != rows["gray input"]["psnr_gain_db"]
+
+
 def test_plot_draws_a_resumed_log_once_per_step(tmp_path, capsys):
     records = [{"step": 50, "train_loss": 0.05}, {"step": 100, "train_loss": 0.03, "val_loss": 0.04,
                                                     "val_loss_no_colour": 0.05},

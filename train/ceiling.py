@@ -10,6 +10,9 @@ folder's photos), colourisers that peek at the truth instead of guessing:
 
 They say what a number such as "+2 rebalanced AuC points over the regression model" asks of a network: the
 photo's-mean-colour row is what knowing each photo's true average colour, and nothing else, would give.
+With --models, each model (a shipped name or an ONNX file, through the runtime at its defaults) is scored as it
+is and with its output's mean ab moved to the photo's true mean ab (its local colours kept): how much of what
+the model misses is the photo's overall colour, which the gray photo often does not tell.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from colorize_runtime import colour
+from colorize_runtime import Colorizer, colour
 from colorize_runtime.colorizer import DEFAULT_SIZE
 from train.data import find_photos
 from train.evaluate import SkipPhoto, colourfulness, evenly_spaced, mean_chroma, read_truth, score, source_folder
@@ -43,10 +46,21 @@ def reference_colours(truth_lab: np.ndarray, size: int) -> dict[str, np.ndarray]
             "truth at working size": working}
 
 
-def measure(data: Path, paths: list[Path], size: int) -> dict[str, dict]:
-    """Every reference's goals' numbers (train.sweep.summarise) over the photos."""
-    records: dict[str, list] = {name: [] for name in REFERENCES}
-    counts: dict[str, list] = {name: [] for name in REFERENCES}
+def model_colours(name: str, colorizer: Colorizer, gray: np.ndarray, truth_lab: np.ndarray
+                  ) -> dict[str, np.ndarray]:
+    """A model's ab at the working resolution, as it is and with its mean moved to the truth's mean ab."""
+    ab = colorizer.predict_colour(gray)
+    shift = truth_lab[..., 1:].reshape(-1, 2).mean(axis=0) - ab.reshape(-1, 2).mean(axis=0)
+    return {name: ab, f"{name}, true mean colour": (ab + shift).astype(np.float32)}
+
+
+def measure(data: Path, paths: list[Path], size: int, models: dict[str, Colorizer] | None = None
+            ) -> dict[str, dict]:
+    """Every reference's (and model's) goals' numbers (train.sweep.summarise) over the photos."""
+    models = models or {}
+    names = list(REFERENCES) + [row for name in models for row in (name, f"{name}, true mean colour")]
+    records: dict[str, list] = {name: [] for name in names}
+    counts: dict[str, list] = {name: [] for name in names}
     for path in tqdm(paths, unit="photo", desc=data.name):
         try:
             truth, truth_lab, gray = read_truth(path)
@@ -55,17 +69,21 @@ def measure(data: Path, paths: list[Path], size: int) -> dict[str, dict]:
             continue
         floor, floor_counts = score(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), truth, truth_lab, ssim=False)
         truth_scores = {"colourfulness": colourfulness(truth), "chroma": mean_chroma(truth_lab)}
-        for name, ab in reference_colours(truth_lab, size).items():
+        colours = reference_colours(truth_lab, size)
+        for name, colorizer in models.items():
+            colours |= model_colours(name, colorizer, gray, truth_lab)
+        for name, ab in colours.items():
             ours, ours_counts = score(colour.recolour(gray, ab), truth, truth_lab, ssim=False)
             records[name].append({"folder": source_folder(path, data), "ours": ours, "floor": dict(floor),
                                   "truth": truth_scores})
             counts[name].append({"ours": ours_counts, "floor": floor_counts})
-    return {name: summarise(records[name], counts[name]) for name in REFERENCES}
+    return {name: summarise(records[name], counts[name]) for name in names}
 
 
 def format_rows(results: dict[str, dict]) -> str:
-    lines = [f"{'reference':24} photos  PSNR-gray  chroma  CF/true    AuC  AuC-rb", "-" * 70]
-    lines += [f"{name:24} {r['photos']:6d} {r['psnr_gain_db']:+10.2f} {r['chroma_ratio']:7.3f} "
+    width = max(24, *(len(name) + 1 for name in results))
+    lines = [f"{'reference':{width}} photos  PSNR-gray  chroma  CF/true    AuC  AuC-rb", "-" * (width + 46)]
+    lines += [f"{name:{width}} {r['photos']:6d} {r['psnr_gain_db']:+10.2f} {r['chroma_ratio']:7.3f} "
               f"{r['colourfulness_ratio']:8.3f} {r['auc']:6.2f} {r['rebalanced_auc']:7.2f}"
               for name, r in results.items()]
     return "\n".join(lines)
@@ -77,11 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, nargs="+", help="folder trees of colour photos")
     parser.add_argument("--limit", type=int, default=None, help="N photos of each folder, spread evenly")
     parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="the working resolution (runtime's --size)")
+    parser.add_argument("--models", nargs="*", default=[],
+                        help="shipped model names or ONNX files to score as they are and with the true mean colour")
+    parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads for --models (default: 2)")
     parser.add_argument("--json", type=Path, default=None, help="also write every row here")
     args = parser.parse_args(argv)
+    models = {name: Colorizer(model=name, threads=args.threads, size=args.size) for name in args.models}
     results = {}
     for data in args.data:
-        results[str(data)] = measure(data, evenly_spaced(find_photos(data), args.limit), args.size)
+        paths = evenly_spaced(find_photos(data), args.limit)
+        results[str(data)] = measure(data, paths, args.size, models)
         print(f"{data}:\n{format_rows(results[str(data)])}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
