@@ -13,6 +13,7 @@ from tests.conftest import photo_like  # noqa: E402
 from colorize_runtime import colour  # noqa: E402
 from train.colour_torch import lab_to_bgr  # noqa: E402
 from export.export import metadata as export_metadata  # noqa: E402
+from train import bins  # noqa: E402
 from train.average import average_weights, main as average_main  # noqa: E402
 from train.data import runtime_view, to_tensors, valid_masks  # noqa: E402
 from train.model import Colorizer  # noqa: E402
@@ -121,8 +122,7 @@ def test_rebalanced_loss_weighs_a_rare_colour_more_and_a_short_run_learns(photo_
     photos (a saturated one) than on a common dull one; a gray photo is scored as logmse scores it."""
     trainer = Trainer(small_config(photo_folders, tmp_path / "run", loss="rebalanced_logmse", max_steps=10))
     table = trainer.ab_weight_table
-    assert table.shape == (25 * 25,) and bool((table > 0).all())
-    from train import bins
+    assert table.shape == (bins.GRID_SIDE ** 2,) and bool((table > 0).all())
     neutral, saturated = (int(bins.cell_index(np.array(ab, np.float64))) for ab in ((0, 0), (60, 60)))
     assert table[saturated] > table[neutral]
     truth = torch.zeros(1, 2, 4, 4)
