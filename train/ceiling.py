@@ -23,13 +23,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from colorize_runtime import Colorizer, colour
 from colorize_runtime.colorizer import DEFAULT_SIZE
 from train.data import find_photos
-from train.evaluate import SkipPhoto, colourfulness, evenly_spaced, mean_chroma, read_truth, score, source_folder
-from train.sweep import summarise
+from train.evaluate import evenly_spaced
+from train.sweep import score_variants
 
 REFERENCES = ("gray input", "photo's mean colour", "truth at working size")
 
@@ -57,27 +56,14 @@ def model_colours(name: str, colorizer: Colorizer, gray: np.ndarray, truth_lab: 
 def measure(data: Path, paths: list[Path], size: int, models: dict[str, Colorizer] | None = None
             ) -> dict[str, dict]:
     """Every reference's (and model's) goals' numbers (train.sweep.summarise) over the photos."""
-    models = models or {}
-    names = list(REFERENCES) + [row for name in models for row in (name, f"{name}, true mean colour")]
-    records: dict[str, list] = {name: [] for name in names}
-    counts: dict[str, list] = {name: [] for name in names}
-    for path in tqdm(paths, unit="photo", desc=data.name):
-        try:
-            truth, truth_lab, gray = read_truth(path)
-        except SkipPhoto as reason:
-            print(f"warning: {path}: {reason}, skipped", file=sys.stderr)
-            continue
-        floor, floor_counts = score(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), truth, truth_lab, ssim=False)
-        truth_scores = {"colourfulness": colourfulness(truth), "chroma": mean_chroma(truth_lab)}
+    def colourings(gray: np.ndarray, truth_lab: np.ndarray):
         colours = reference_colours(truth_lab, size)
-        for name, colorizer in models.items():
+        for name, colorizer in (models or {}).items():
             colours |= model_colours(name, colorizer, gray, truth_lab)
         for name, ab in colours.items():
-            ours, ours_counts = score(colour.recolour(gray, ab), truth, truth_lab, ssim=False)
-            records[name].append({"folder": source_folder(path, data), "ours": ours, "floor": dict(floor),
-                                  "truth": truth_scores})
-            counts[name].append({"ours": ours_counts, "floor": floor_counts})
-    return {name: summarise(records[name], counts[name]) for name in names}
+            yield name, colour.recolour(gray, ab)
+
+    return score_variants(data, paths, colourings)
 
 
 def format_rows(results: dict[str, dict]) -> str:

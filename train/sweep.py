@@ -16,6 +16,7 @@ import argparse
 import itertools
 import json
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import cv2
@@ -73,10 +74,11 @@ def summarise(records: list[dict], counts: list[dict]) -> dict:
             "worst_folder_chroma_ratio": folder_chroma[worst], "per_folder_chroma_ratio": folder_chroma}
 
 
-def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, paths: list[Path],
-                 settings: list[tuple[float, float, int]]) -> list[dict]:
-    records: dict = {setting: [] for setting in settings}
-    counts: dict = {setting: [] for setting in settings}
+def score_variants(data: Path, paths: list[Path], variants: Callable[[np.ndarray, np.ndarray], Iterable]) -> dict:
+    """Each photo's truth and gray floor once, then every (key, BGR result) that variants(gray, truth_lab) yields
+    for it, scored as train.evaluate scores a model; the goals' numbers (summarise) for each key."""
+    records: dict = {}
+    counts: dict = {}
     for path in tqdm(paths, unit="photo", desc=data.name):
         try:
             truth, truth_lab, gray = read_truth(path)
@@ -85,15 +87,25 @@ def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, pa
             continue
         floor, floor_counts = score(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), truth, truth_lab, ssim=False)
         truth_scores = {"colourfulness": colourfulness(truth), "chroma": mean_chroma(truth_lab)}
+        for key, result in variants(gray, truth_lab):
+            ours, ours_counts = score(result, truth, truth_lab, ssim=False)
+            records.setdefault(key, []).append({"folder": source_folder(path, data), "ours": ours,
+                                                "floor": dict(floor), "truth": truth_scores})
+            counts.setdefault(key, []).append({"ours": ours_counts, "floor": floor_counts})
+    return {key: summarise(records[key], counts[key]) for key in records}
+
+
+def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, paths: list[Path],
+                 settings: list[tuple[float, float, int]]) -> list[dict]:
+    def decodings(gray: np.ndarray, _truth_lab: np.ndarray):
         network.start_photo()
         for setting in settings:
             network.start_pass(*setting)
-            ours, ours_counts = score(colorizer.colorize(gray), truth, truth_lab, ssim=False)
-            records[setting].append({"folder": source_folder(path, data), "ours": ours, "floor": dict(floor),
-                                  "truth": truth_scores})
-            counts[setting].append({"ours": ours_counts, "floor": floor_counts})
-    return [{"size": colorizer.size, "temperature": t, "calibration": c, "pool": pool}
-            | summarise(records[(t, c, pool)], counts[(t, c, pool)]) for t, c, pool in settings]
+            yield setting, colorizer.colorize(gray)
+
+    summaries = score_variants(data, paths, decodings)
+    return [{"size": colorizer.size, "temperature": t, "calibration": c, "pool": pool} | summaries[(t, c, pool)]
+            for t, c, pool in settings]
 
 
 def format_rows(rows: list[dict]) -> str:
