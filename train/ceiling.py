@@ -33,23 +33,24 @@ from train.sweep import score_variants
 REFERENCES = ("gray input", "photo's mean colour", "truth at working size")
 
 
-def reference_colours(truth_lab: np.ndarray, size: int) -> dict[str, np.ndarray]:
-    """Each reference's ab (h, w, 2) in CIELAB units, at any size up to the photo's (recolour scales it up)."""
+def reference_colours(truth_lab: np.ndarray, true_mean: np.ndarray, size: int) -> dict[str, np.ndarray]:
+    """Each reference's ab (h, w, 2) in CIELAB units, at any size up to the photo's (recolour scales it up);
+    true_mean: the photo's mean ab."""
     ab = np.ascontiguousarray(truth_lab[..., 1:])
     height, width = ab.shape[:2]
     scale = min(1.0, size / min(height, width))
     working = cv2.resize(ab, (max(1, round(width * scale)), max(1, round(height * scale))),
                          interpolation=cv2.INTER_AREA)
     return {"gray input": np.zeros((1, 1, 2), np.float32),
-            "photo's mean colour": ab.reshape(-1, 2).mean(axis=0).reshape(1, 1, 2).astype(np.float32),
+            "photo's mean colour": true_mean.reshape(1, 1, 2).astype(np.float32),
             "truth at working size": working}
 
 
-def model_colours(name: str, colorizer: Colorizer, gray: np.ndarray, truth_lab: np.ndarray
+def model_colours(name: str, colorizer: Colorizer, gray: np.ndarray, true_mean: np.ndarray
                   ) -> dict[str, np.ndarray]:
-    """A model's ab at the working resolution, as it is and with its mean moved to the truth's mean ab."""
+    """A model's ab at the working resolution, as it is and with its mean moved to the photo's mean ab."""
     ab = colorizer.predict_colour(gray)
-    shift = truth_lab[..., 1:].reshape(-1, 2).mean(axis=0) - ab.reshape(-1, 2).mean(axis=0)
+    shift = true_mean - ab.reshape(-1, 2).mean(axis=0)
     return {name: ab, f"{name}, true mean colour": (ab + shift).astype(np.float32)}
 
 
@@ -57,9 +58,10 @@ def measure(data: Path, paths: list[Path], size: int, models: dict[str, Colorize
             ) -> dict[str, dict]:
     """Every reference's (and model's) goals' numbers (train.sweep.summarise) over the photos."""
     def colourings(gray: np.ndarray, truth_lab: np.ndarray):
-        colours = reference_colours(truth_lab, size)
+        true_mean = truth_lab[..., 1:].reshape(-1, 2).mean(axis=0)
+        colours = reference_colours(truth_lab, true_mean, size)
         for name, colorizer in (models or {}).items():
-            colours |= model_colours(name, colorizer, gray, truth_lab)
+            colours |= model_colours(name, colorizer, gray, true_mean)
         for name, ab in colours.items():
             yield name, colour.recolour(gray, ab)
 
