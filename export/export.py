@@ -51,8 +51,12 @@ def to_onnx(model: DecodedColorizer) -> onnx.ModelProto:
         model, (example,), dynamo=True, opset_version=OPSET, input_names=["L"], output_names=["ab"],
         dynamic_shapes=({0: torch.export.Dim("N", min=1, max=1024)},), external_data=False, verbose=False,
     )
-    model_proto = program.model_proto
-    for node in model_proto.graph.node:  # the exporter's per-node stack traces name paths on this machine
+    return without_stack_traces(program.model_proto)
+
+
+def without_stack_traces(model_proto: onnx.ModelProto) -> onnx.ModelProto:
+    """The exported graph without the exporter's per-node stack traces (they name paths on this machine)."""
+    for node in model_proto.graph.node:
         del node.metadata_props[:]
         node.doc_string = ""
     return model_proto

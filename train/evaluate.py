@@ -13,7 +13,14 @@ Besides PSNR, SSIM and AuC, two measures of colour that a sepia or gray guess ca
 rebalanced AuC (Zhang et al. 2016: AuC with each pixel weighted by the inverse frequency of its true ab cell,
 train/bins.py's 10-unit cells, over all scored photos of the folder given, so rare saturated colours count as much as
 common dull ones) and colourfulness (Hasler & Suesstrunk) against the truth's: the gap |ours - truth| per photo
-and the ratio of the means.
+and the ratio of the means. The garish share: the % of pixels whose colour is strong (chroma above
+GARISH_CHROMA) and wrong (ab more than GARISH_ERROR from the truth's): what a viewer does not forgive.
+
+Guided colour (the guided model, models/colorize_guided.onnx): --hints N gives each photo N points simulated from
+its truth (seeded, spread at random over the photo; each the true mean ab of the pin's patch at the working
+resolution, as a user who knows the colours would click), --reference own gives the photo itself as the reference,
+--reference folder another photo of the same source folder (chosen by a seeded rule). With hints, each photo's
+median ab distance between the output and the hints at the hint points is recorded too.
 """
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ from matplotlib.figure import Figure
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from tqdm import tqdm
 
-from colorize_runtime import Colorizer, ColorizeError, __version__, colour
+from colorize_runtime import Colorizer, ColorizeError, __version__, colour, guided
 from train import bins
 from train.data import find_photos
 
@@ -40,8 +47,11 @@ METRICS = {  # key: (table heading, format)
     "auc": ("AuC %", "{:6.2f}"), "rebalanced_auc": ("AuC-rb", "{:6.2f}"), "colourfulness": ("colourf", "{:7.2f}"),
     "colourfulness_ratio": ("CF/true", "{:7.3f}"), "colourfulness_gap": ("CF gap", "{:6.2f}"),
     "chroma_ratio": ("chroma", "{:6.3f}"), "chroma_ratio_of_means": ("pooled", "{:6.3f}"),
+    "garish": ("garish%", "{:7.2f}"),
 }
+GARISH_CHROMA, GARISH_ERROR = 20.0, 30.0
 GRID_PANEL_HEIGHT = 256
+WORST_LISTED = 5  # the most garish photos named in the report
 MIN_TRUTH_CHROMA = 1.0  # mean sqrt(a^2 + b^2) below this: a gray photo, nothing to compare colours with
 
 
@@ -97,7 +107,9 @@ def score(result: np.ndarray, truth: np.ndarray, truth_lab: np.ndarray, ssim: bo
     leaves SSIM out (the slowest measure; train.sweep scores many decodings of a photo)."""
     lab = colour.bgr_to_lab(result)
     chroma = mean_chroma(lab)
+    garish = (np.hypot(lab[..., 1], lab[..., 2]) > GARISH_CHROMA)
     ab_error = np.hypot(lab[..., 1] - truth_lab[..., 1], lab[..., 2] - truth_lab[..., 2])
+    garish &= ab_error > GARISH_ERROR
     result_colourfulness, truth_colourfulness = colourfulness(result), colourfulness(truth)
     return {
         "psnr": float(peak_signal_noise_ratio(truth, result, data_range=255)),
@@ -108,6 +120,7 @@ def score(result: np.ndarray, truth: np.ndarray, truth_lab: np.ndarray, ssim: bo
         "colourfulness_gap": abs(result_colourfulness - truth_colourfulness),
         "chroma": chroma,
         "chroma_ratio": chroma / mean_chroma(truth_lab),
+        "garish": float(100 * garish.mean()),
     }, error_counts(ab_error, truth_lab)
 
 
@@ -197,6 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     runtime.add_argument("--blend", help="window blending: mean | weighted")
     runtime.add_argument("--saturation", type=float, help="scale of the predicted ab")
     runtime.add_argument("--precision", help="fp32 | int8")
+    guidance = parser.add_argument_group("guided colour (the guided model: --model models/colorize_guided.onnx)")
+    guidance.add_argument("--hints", type=int, default=0, metavar="N",
+                          help="N points per photo simulated from the truth (seeded), given as hints")
+    guidance.add_argument("--reference", choices=("own", "folder"), default=None,
+                          help="own: the photo itself as the reference photo; folder: another photo of its source "
+                               "folder (seeded)")
+    guidance.add_argument("--seed", type=int, default=0, help="seed of the simulated hints and references")
     runtime.add_argument("--mirror", action=argparse.BooleanOptionalAction,
                          help="average with the mirrored photo's colours (the runtime's default: on, off with "
                               "--size full)")
@@ -209,7 +229,7 @@ def run_config(args: argparse.Namespace, colorizer: Colorizer, options: dict) ->
         "model": str(args.model or "shipped model"),
         "model_sha256": hashlib.sha256(colorizer.model_path.read_bytes()).hexdigest(),
         "training_step": colorizer.metadata.get("training_step"), "runtime_version": __version__,
-        "limit": args.limit,
+        "limit": args.limit, "hints": args.hints, "reference": args.reference, "seed": args.seed,
         "gray_input": "cv2.cvtColor(original, COLOR_BGR2GRAY), 1 channel",
         "runtime_options_given": options,
         "runtime": {"stride": colorizer.stride, "size": colorizer.size, "blend": colorizer.blend,
@@ -234,12 +254,56 @@ def read_truth(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return truth, truth_lab, cv2.cvtColor(truth, cv2.COLOR_BGR2GRAY)
 
 
-def evaluate_photo(colorizer: Colorizer, path: Path, data: Path) -> tuple[dict, dict, list[np.ndarray]]:
+def photo_rng(path: Path, data: Path, seed: int, purpose: str) -> np.random.Generator:
+    """A generator seeded by the photo's name under data, the seed and what it is for: the same draws on every run."""
+    digest = hashlib.sha256(f"{path.relative_to(data).as_posix()}|{seed}|{purpose}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def simulated_hints(colorizer: Colorizer, truth: np.ndarray, gray: np.ndarray, count: int,
+                    rng: np.random.Generator) -> list[guided.Hint]:
+    """count points spread at random over the photo, each pinned with the true mean ab of the pin's patch
+    (guided.PIN_SIZE square) at the working resolution: what a user who knows the colours would click."""
+    height, width = gray.shape
+    working = colorizer.working_lightness(gray).shape
+    small = truth if working == (height, width) else cv2.resize(truth, working[::-1], interpolation=cv2.INTER_AREA)
+    small_ab = colour.bgr_to_lab(small)[..., 1:]
+    hints, half = [], guided.PIN_SIZE // 2
+    for x, y in zip(rng.integers(0, width, count), rng.integers(0, height, count)):
+        column, row = guided.to_working(float(x), float(y), (height, width), working)
+        patch = small_ab[max(0, row - half):row + half + 1, max(0, column - half):column + half + 1]
+        a, b = patch.reshape(-1, 2).mean(axis=0)
+        hints.append(guided.Hint(float(x), float(y), f"ab({a:.1f},{b:.1f})", (float(a), float(b))))
+    return hints
+
+
+def folder_reference(path: Path, data: Path, all_paths: list[Path], seed: int) -> Path | None:
+    """Another photo of the same source folder, chosen by a seeded rule (None when the folder has no other)."""
+    others = [p for p in all_paths if p != path and source_folder(p, data) == source_folder(path, data)]
+    return others[int(photo_rng(path, data, seed, "reference").integers(len(others)))] if others else None
+
+
+def evaluate_photo(colorizer: Colorizer, path: Path, data: Path, guidance: dict | None = None
+                   ) -> tuple[dict, dict, list[np.ndarray]]:
     """Score one photo: its record (ours and the gray floor against the truth), its error counts (ours, floor)
-    for the rebalanced AuC, and its BGR gray | ours | truth. Raises SkipPhoto (read_truth)."""
+    for the rebalanced AuC, and its BGR gray | ours | truth. guidance: {"hints": N, "reference": "own"|"folder"
+    |None, "seed": S, "all_paths": the folder's photos} for the guided model. Raises SkipPhoto (read_truth)."""
     truth, truth_lab, gray = read_truth(path)
+    guidance = guidance or {}
+    hints, reference = [], None
+    if guidance.get("hints"):
+        hints = simulated_hints(colorizer, truth, gray, guidance["hints"],
+                                photo_rng(path, data, guidance["seed"], f"hints{guidance['hints']}"))
+    if guidance.get("reference") == "own":
+        reference = colorizer.reference(truth)
+    elif guidance.get("reference") == "folder":
+        other = folder_reference(path, data, guidance["all_paths"], guidance["seed"])
+        if other is None:
+            raise SkipPhoto("no other photo in its folder to use as a reference")
+        reference = colorizer.reference(other)
     tick = time.perf_counter()
-    ours = colorizer.colorize(gray)
+    ours = colorizer.colorize(gray, hints=hints or None, reference=reference) if hints or reference \
+        else colorizer.colorize(gray)
     seconds = time.perf_counter() - tick
     gray_bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     (ours_scores, ours_counts), (floor_scores, floor_counts) = (score(x, truth, truth_lab) for x in (ours, gray_bgr))
@@ -249,17 +313,21 @@ def evaluate_photo(colorizer: Colorizer, path: Path, data: Path) -> tuple[dict, 
         "ours": ours_scores, "floor": floor_scores,
         "truth": {"colourfulness": colourfulness(truth), "chroma": mean_chroma(truth_lab)},
     }
+    if hints:
+        ours_lab = colour.bgr_to_lab(ours)
+        record["hint_ab_errors"] = [round(float(np.hypot(*(ours_lab[int(h.y), int(h.x), 1:] - h.ab))), 2)
+                                    for h in hints]
     return record, {"ours": ours_counts, "floor": floor_counts}, [gray_bgr, ours, truth]
 
 
 def evaluate_set(colorizer: Colorizer, data: Path, paths: list[Path], out: Path, suffix: str,
-                 config: dict) -> int:
+                 config: dict, guidance: dict | None = None) -> int:
     """Evaluate the photos of one --data folder into OUT/evaluation{suffix}.json and its grid; print the table."""
     records, counts, skipped, grid_rows = [], [], [], {}  # grid: the first photo scored in every source folder
     start = time.perf_counter()
     for path in tqdm(paths, unit="photo"):
         try:
-            record, photo_counts, panels = evaluate_photo(colorizer, path, data)
+            record, photo_counts, panels = evaluate_photo(colorizer, path, data, guidance)
         except SkipPhoto as reason:
             print(f"warning: {path}: {reason}, skipped", file=sys.stderr)
             skipped.append(str(path))
@@ -279,14 +347,23 @@ def evaluate_set(colorizer: Colorizer, data: Path, paths: list[Path], out: Path,
             "seconds_colourising": round(sum(r["seconds"] for r in records), 1)},
         "overall": mean_scores(records),
         "per_folder": per_folder,
+        "worst_garish": [{"photo": r["photo"], "garish": r["ours"]["garish"]} for r in
+                         sorted(records, key=lambda r: -r["ours"]["garish"])[:WORST_LISTED]],
         "per_photo": records,
     }
+    hint_errors = [error for r in records for error in r.get("hint_ab_errors", [])]
+    if hint_errors:
+        report["overall"]["hint_ab_error_median"] = float(np.median(hint_errors))
     out.mkdir(parents=True, exist_ok=True)
     json_path, grid_path = out / f"evaluation{suffix}.json", out / f"evaluation_grid{suffix}.png"
     json_path.write_text(json.dumps(report, indent=1) + "\n")
     write_grid([grid_rows[folder] for folder in sorted(grid_rows)], grid_path)
     print(f"{data}:")
     print(format_table({"overall": report["overall"]} | per_folder))
+    print("most garish: " + ", ".join(f"{w['photo']} {w['garish']:.1f} %" for w in report["worst_garish"]))
+    if hint_errors:
+        print(f"ab distance output - hint at the {len(hint_errors)} hint points: median "
+              f"{report['overall']['hint_ab_error_median']:.2f}")
     print(f"{len(records)} photos in {report['config']['seconds_total']} s "
           f"({report['config']['seconds_colourising']} s colourising); wrote {json_path} and {grid_path}")
     return 0
@@ -301,14 +378,23 @@ def main(argv: list[str] | None = None) -> int:
     options = {name: getattr(args, name) for name in RUNTIME_OPTIONS if name in args}
     try:
         colorizer = Colorizer(args.model, threads=args.threads, **options)
-        photo_sets = [(data, evenly_spaced(find_photos(data), args.limit)) for data in args.data]
+        photo_sets = [(data, find_photos(data)) for data in args.data]
     except (ColorizeError, FileNotFoundError) as error:
         print(f"evaluate: {error}", file=sys.stderr)
         return 2
     config = run_config(args, colorizer, options)
-    for data, paths in photo_sets:
+    if args.hints < 0:
+        print("evaluate: --hints must be 0 or more", file=sys.stderr)
+        return 2
+    if (args.hints or args.reference) and not colorizer.guided:
+        print(f"evaluate: {colorizer.model_path.name} takes no hints or reference: use the guided model "
+              "(--model models/colorize_guided.onnx)", file=sys.stderr)
+        return 2
+    for data, all_paths in photo_sets:
         suffix = f"_{data.resolve().name}" if len(photo_sets) > 1 else ""
-        code = evaluate_set(colorizer, data, paths, args.out, suffix, config)
+        guidance = {"hints": args.hints, "reference": args.reference, "seed": args.seed, "all_paths": all_paths}
+        code = evaluate_set(colorizer, data, evenly_spaced(all_paths, args.limit), args.out, suffix, config,
+                            guidance)
         if code:
             return code
     return 0

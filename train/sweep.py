@@ -70,7 +70,8 @@ def summarise(records: list[dict], counts: list[dict]) -> dict:
     return {"photos": overall["photos"], "psnr_gain_db": ours["psnr"] - floor["psnr"],
             "chroma_ratio": ours["chroma_ratio"], "chroma_ratio_pooled": ours["chroma_ratio_of_means"],
             "colourfulness_ratio": ours["colourfulness_ratio"], "auc": ours["auc"],
-            "rebalanced_auc": ours["rebalanced_auc"], "worst_folder": worst,
+            "rebalanced_auc": ours["rebalanced_auc"], "garish": ours["garish"],
+            "most_garish_photo": max(r["ours"]["garish"] for r in records), "worst_folder": worst,
             "worst_folder_chroma_ratio": folder_chroma[worst], "per_folder_chroma_ratio": folder_chroma}
 
 
@@ -109,12 +110,13 @@ def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, pa
 
 
 def format_rows(rows: list[dict]) -> str:
-    lines = ["size     T     c  pool  photos  PSNR-gray  chroma  pooled  CF/true    AuC  AuC-rb  highest folder chroma",
-             "-" * 103]
+    lines = ["size     T     c  pool  photos  PSNR-gray  chroma  pooled  CF/true    AuC  AuC-rb  garish%  worst%  "
+             "highest folder chroma", "-" * 120]
     lines += [f"{r['size']:4d} {r['temperature']:5.2f} {r['calibration']:5.2f} {r['pool']:5d} {r['photos']:7d} "
               f"{r['psnr_gain_db']:+10.2f} "
               f"{r['chroma_ratio']:7.3f} {r['chroma_ratio_pooled']:7.3f} {r['colourfulness_ratio']:8.3f} "
-              f"{r['auc']:6.2f} {r['rebalanced_auc']:7.2f}  {r['worst_folder_chroma_ratio']:.3f} "
+              f"{r['auc']:6.2f} {r['rebalanced_auc']:7.2f} {r['garish']:8.2f} {r['most_garish_photo']:7.1f}  "
+              f"{r['worst_folder_chroma_ratio']:.3f} "
               f"({r['worst_folder']})" for r in rows]
     return "\n".join(lines)
 

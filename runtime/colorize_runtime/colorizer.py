@@ -15,8 +15,11 @@ from colorize_runtime.errors import ColorizeError
 
 # The models shipped in the package, by name (models/MODEL_CARD.md): the default predicts a distribution over
 # colours and picks a likely one (vivid); the regression model predicts the mean colour (cautious, muted, the
-# best PSNR).
-SHIPPED_MODELS = {"classification": "colorize.onnx", "regression": "colorize_regression.onnx"}
+# best PSNR); the guided model is the default steered by hints and a reference photo (guided.py).
+SHIPPED_MODELS = {"classification": "colorize.onnx", "regression": "colorize_regression.onnx",
+                  "guided": "colorize_guided.onnx"}
+GUIDED_MODEL = "guided"
+GUIDED_INPUTS = ["L", "hints", "global_hint"]
 DEFAULT_MODEL = "classification"
 
 
@@ -188,10 +191,14 @@ class Colorizer:
         self.batch = batch or WINDOWS_PER_RUN.get(self.session.get_providers()[0], 1)
         self.mirror = size is not None if mirror is None else bool(mirror)
         self.input_name = self.session.get_inputs()[0].name
+        # the guided model's extra inputs (guided.py): fed zeros when a photo has no hints
+        self.guided = [i.name for i in self.session.get_inputs()] == GUIDED_INPUTS
+        self.ab_cells = np.array(self.metadata["hints"]["ab_cells"], np.float32) if self.guided else None
 
     def _read_contract(self) -> dict:
         inputs = self.session.get_inputs()
-        shape = inputs[0].shape if len(inputs) == 1 else None
+        guided = [i.name for i in inputs] == GUIDED_INPUTS
+        shape = inputs[0].shape if len(inputs) == 1 or guided else None
         if shape is None or len(shape) != 4 or shape[1:] != [1, colour.WINDOW, colour.WINDOW]:
             raise ColorizeError(f"{self.model_path}: expected one input of shape [N, 1, {colour.WINDOW}, "
                                 f"{colour.WINDOW}], found {[i.shape for i in inputs]}")
@@ -206,9 +213,12 @@ class Colorizer:
         raw = self.session.get_modelmeta().custom_metadata_map
         return {key: json.loads(value) for key, value in raw.items()}
 
-    def predict_ab(self, lightness_plane: np.ndarray) -> np.ndarray:
+    def predict_ab(self, lightness_plane: np.ndarray, hints: np.ndarray | None = None,
+                   global_hint: np.ndarray | None = None) -> np.ndarray:
         """Float32 L (H, W) -> float32 ab (H, W, 2): windows over the plane (reflect-padded up to one window),
-        `batch` windows per network call, predictions blended where windows overlap.
+        `batch` windows per network call, predictions blended where windows overlap. The guided model also takes
+        hints, float32 (3, H, W) (guided.hint_plane; cut into the same windows, zero-padded), and a global hint
+        (Q,), the same for every window; both zero when None.
 
         Memory: the ab result is the only full-size array; windows are cut, normalised and denormalised one
         batch at a time, and the blend weights are two 1-D totals (see BLEND_RAMPS)."""
@@ -216,6 +226,8 @@ class Colorizer:
         win = self.window
         if h < win or w < win:
             lightness_plane = np.pad(lightness_plane, ((0, max(0, win - h)), (0, max(0, win - w))), mode="symmetric")
+            if hints is not None:
+                hints = np.pad(hints, ((0, 0), (0, max(0, win - h)), (0, max(0, win - w))))
         ph, pw = lightness_plane.shape
         rows, columns = window_starts(ph, win, self.stride), window_starts(pw, win, self.stride)
         corners = [(y, x) for y in rows for x in columns]
@@ -225,6 +237,11 @@ class Colorizer:
             chunk = corners[first:first + self.batch]
             windows = np.stack([lightness_plane[y:y + win, x:x + win] for y, x in chunk])[:, None]
             feed = {self.input_name: colour.normalise_lightness(windows, self.contract)}
+            if self.guided:
+                feed["hints"] = (np.stack([hints[:, y:y + win, x:x + win] for y, x in chunk]) if hints is not None
+                                 else np.zeros((len(chunk), 3, win, win), np.float32))
+                feed["global_hint"] = np.tile(np.zeros(len(self.ab_cells), np.float32) if global_hint is None
+                                              else np.asarray(global_hint, np.float32), (len(chunk), 1))
             prediction = self.session.run(None, feed)[0]
             prediction = colour.denormalise_ab(prediction.transpose(0, 2, 3, 1), self.contract)  # (n, win, win, 2)
             if ramp_2d is not None:
@@ -235,42 +252,71 @@ class Colorizer:
         ab *= (1 / _total_weight(pw, columns, self.window_ramp))[None, :, None]
         return ab if (ph, pw) == (h, w) else np.ascontiguousarray(ab[:h, :w])
 
-    def colorize(self, image: np.ndarray) -> np.ndarray:
+    def colorize(self, image: np.ndarray, hints=None, reference=None) -> np.ndarray:
         """Gray (H, W), BGR (H, W, 3) or BGRA (H, W, 4), uint8 or uint16 -> BGR (H, W, 3), or BGRA with the
         input's alpha untouched, in the input's dtype. Colour inputs are reduced to their lightness first;
-        the input's own lightness is kept."""
+        the input's own lightness is kept.
+
+        hints: colours pinned at points of the photo, [(x, y, color), ...] ({"x", "y", "color"} dicts or
+        guided.Hint too; color "#rrggbb" or a CSS name; x, y pixels, origin top-left). reference: a colour photo
+        (a path, a BGR array, or self.reference(photo) computed once for many photos) whose colours guide the
+        whole photo. Both need the guided model (model="guided")."""
         channels = image.shape[2] if image.ndim == 3 else 1
         if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3) or channels not in (1, 3, 4) \
                 or image.size == 0:
             raise ColorizeError(f"expected a gray (H, W), BGR (H, W, 3) or BGRA (H, W, 4) uint8 or uint16 array, "
                                 f"got {image.dtype} {image.shape}")
         gray_or_bgr = image.reshape(image.shape[:2]) if channels == 1 else image[..., :3]
-        bgr = colour.recolour(gray_or_bgr, self.predict_colour(gray_or_bgr))
+        bgr = colour.recolour(gray_or_bgr, self.predict_colour(gray_or_bgr, hints, reference))
         return np.dstack([bgr, image[..., 3]]) if channels == 4 else bgr
 
     def colorize_file(self, source: str | Path, target: str | Path, *, force: bool = False,
-                      quality: int | None = None, max_pixels: int | None = None) -> Path:
+                      quality: int | None = None, max_pixels: int | None = None, hints=None,
+                      reference=None) -> Path:
         """Colourise an image file into target, whose extension picks the format (JPEG, PNG, TIFF, WebP, BMP).
 
         The rules of colorize-run: the output keeps the input's bit depth and alpha where its format can; the
         input is never overwritten, even with force; an existing target raises OutputExistsError unless force;
         the write is atomic (a temporary file, then a rename). A file with more than max_pixels pixels is refused
-        before it is decoded. Raises ColorizeError (files.ImageFileError) with the reason."""
+        before it is decoded. hints and reference as colorize takes them. Raises ColorizeError
+        (files.ImageFileError) with the reason."""
         # imported here: Pillow is needed only by those who read files
         from colorize_runtime import files
 
         source, target = Path(source), Path(target)
         files.check_target(source, target, force)
         image = files.read_image(source, max_pixels or files.DEFAULT_MAX_PIXELS)
-        files.write_image(target, self.colorize(image), quality or files.DEFAULT_QUALITY)
+        files.write_image(target, self.colorize(image, hints, reference), quality or files.DEFAULT_QUALITY)
         return target
 
-    def predict_colour(self, image: np.ndarray) -> np.ndarray:
+    def predict_colour(self, image: np.ndarray, hints=None, reference=None) -> np.ndarray:
         """Gray (H, W) or BGR (H, W, 3), uint8 or uint16 -> float32 ab (h, w, 2) at the working resolution: the
         photo scaled down (INTER_AREA, as training scales its photos) until its short side is `size`, or the photo
         itself when it is no larger or size is None. colour.recolour scales ab back up to the photo: colour is
-        low-frequency, and the photo's full-resolution lightness keeps the detail."""
-        return self.colour_of_lightness(self.working_lightness(image))
+        low-frequency, and the photo's full-resolution lightness keeps the detail. hints and reference: as
+        colorize takes them."""
+        plane = self.working_lightness(image)
+        if hints is None and reference is None:
+            return self.colour_of_lightness(plane)
+        from colorize_runtime import guided
+
+        hint_plane, global_hint = guided.network_hints(self, image.shape[:2], plane.shape, hints, reference)
+        return self.colour_of_lightness(plane, hints=hint_plane, global_hint=global_hint)
+
+    def reference(self, photo) -> "guided.Reference":
+        """A reference photo (a path or a BGR array) -> its colours as the guided model takes them, to pass as
+        colorize's reference for many photos without reading it again."""
+        from colorize_runtime import guided
+
+        return guided.Reference.of(self, photo)
+
+    def suggest(self, image: np.ndarray, x: float, y: float, hints=None, reference=None,
+                count: int | None = None) -> list:
+        """The colours the guided model finds most likely at pixel (x, y) of the photo, given the hints and
+        reference so far: [guided.Suggestion(hex, ab, probability)], most likely first (guided.suggest)."""
+        from colorize_runtime import guided
+
+        return guided.suggest(self, image, x, y, hints, reference, count)
 
     def working_lightness(self, image: np.ndarray) -> np.ndarray:
         """Gray (H, W) or BGR (H, W, 3), uint8 or uint16 -> float32 L (h, w) at the working resolution (see
@@ -281,12 +327,15 @@ class Colorizer:
             image = scale_down(image, max(1, round(w * scale)), max(1, round(h * scale)))
         return (colour.lightness_16bit if image.dtype == np.uint16 else colour.lightness)(image)
 
-    def colour_of_lightness(self, plane: np.ndarray, mirror: bool | None = None) -> np.ndarray:
+    def colour_of_lightness(self, plane: np.ndarray, mirror: bool | None = None, hints: np.ndarray | None = None,
+                            global_hint: np.ndarray | None = None) -> np.ndarray:
         """Float32 L (h, w) at the working resolution -> float32 ab (h, w, 2): predict_ab, averaged with the
-        mirrored plane's prediction when mirror (None: the Colorizer's own setting)."""
-        ab = self.predict_ab(plane)
+        mirrored plane's prediction when mirror (None: the Colorizer's own setting); hints (3, h, w) and
+        global_hint as predict_ab takes them (the hints mirrored with the plane)."""
+        ab = self.predict_ab(plane, hints, global_hint)
         if self.mirror if mirror is None else mirror:
-            ab += self.predict_ab(np.ascontiguousarray(plane[:, ::-1]))[:, ::-1]
+            mirrored_hints = None if hints is None else np.ascontiguousarray(hints[:, :, ::-1])
+            ab += self.predict_ab(np.ascontiguousarray(plane[:, ::-1]), mirrored_hints, global_hint)[:, ::-1]
             ab *= np.float32(0.5)
         return ab
 

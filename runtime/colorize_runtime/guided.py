@@ -1,0 +1,296 @@
+"""Colour a person steers: point hints, a reference photo and suggested colours, for the guided model
+(models/colorize_guided.onnx, Zhang, Zhu et al. 2017's user-guided colourisation).
+
+A hint pins a colour at a point of the photo: its a, b are given to the network there (the photo's own lightness
+is kept), and the network spreads it over the object the point lies on. A reference photo's colours (their
+distribution over the model's ab cells) guide the whole photo. Suggested colours at a point are the main modes of
+the colour distribution the network sees there. The hint contract, in the model's metadata under "hints":
+hints [N, 3, 256, 256] (normalised a, b and a mask, 0 where there is no pin), global_hint [N, Q] (a distribution
+over the Q ab cells, all zero for none), and the outputs ab and distribution (p over the cells at 1/8 size).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import ImageColor
+
+from colorize_runtime import colour
+from colorize_runtime.errors import ColorizeError
+
+PIN_SIZE = 3              # a pin covers PIN_SIZE x PIN_SIZE pixels of the working resolution (training: 1 to 9)
+REFERENCE_SIGMA = 5.0     # a reference's colours are spread on the cells by a Gaussian this wide (CIELAB units)
+REFERENCE_SHORT_SIDE = 256
+MIN_REFERENCE_CHROMA = 2.0  # mean chroma below this: the reference "has no colour"
+SUGGESTIONS = 5
+MIN_SUGGESTION_SHARE = 0.02
+
+
+def colour_ab(text: str) -> tuple[float, float]:
+    """A colour, "#rrggbb" (or any form Pillow's ImageColor reads: "#rgb", CSS names such as "navy", "rgb(...)")
+    -> its CIELAB a, b by the colour contract. Raises ColorizeError for anything else."""
+    try:
+        red, green, blue = ImageColor.getrgb(str(text).strip())[:3]
+    except ValueError:
+        raise ColorizeError(f"unknown colour {text!r}: use #rrggbb or a CSS colour name such as navy") from None
+    lab = colour.bgr_to_lab(np.array([[[blue, green, red]]], np.uint8))[0, 0]
+    return float(lab[1]), float(lab[2])
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A colour pinned at pixel (x, y) of the input photo (origin top-left); color as given, ab its a, b."""
+    x: float
+    y: float
+    color: str
+    ab: tuple[float, float]
+
+    @classmethod
+    def make(cls, x, y, color: str) -> Hint:
+        try:
+            x, y = float(x), float(y)
+        except (TypeError, ValueError):
+            raise ColorizeError(f"hint position {x!r}, {y!r} is not a pair of numbers") from None
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise ColorizeError(f"hint position {x}, {y} is not a pair of finite numbers")
+        return cls(x, y, str(color), colour_ab(color))
+
+
+def parse_hint(text: str) -> Hint:
+    """"X,Y,COLOR" (the command line's --hint) -> Hint."""
+    parts = text.split(",", 2)
+    if len(parts) != 3:
+        raise ColorizeError(f"hint {text!r} is not X,Y,COLOR (for example 120,80,#3060c0 or 120,80,navy)")
+    return Hint.make(*parts)
+
+
+def parse_point(text: str) -> tuple[float, float]:
+    """"X,Y" (the command line's --suggest) -> (x, y)."""
+    parts = text.split(",")
+    try:
+        x, y = (float(part) for part in parts)
+    except ValueError:
+        raise ColorizeError(f"point {text!r} is not X,Y (for example 120,80)") from None
+    return x, y
+
+
+def as_hints(hints) -> list[Hint]:
+    """What the API takes as hints -> [Hint]: Hint objects, (x, y, color) tuples or {"x", "y", "color"} dicts."""
+    if hints is None:
+        return []
+    if isinstance(hints, (str, bytes, dict)) or not hasattr(hints, "__iter__"):
+        raise ColorizeError("hints must be a list of (x, y, color) tuples, {'x', 'y', 'color'} dicts or Hints")
+    result = []
+    for hint in hints:
+        if isinstance(hint, Hint):
+            result.append(hint)
+        elif isinstance(hint, dict):
+            if set(hint) != {"x", "y", "color"}:
+                raise ColorizeError(f"hint {hint!r} must have exactly the keys x, y and color")
+            result.append(Hint.make(hint["x"], hint["y"], hint["color"]))
+        elif isinstance(hint, (tuple, list)) and len(hint) == 3:
+            result.append(Hint.make(*hint))
+        else:
+            raise ColorizeError(f"hint {hint!r} is not (x, y, color), a {{'x', 'y', 'color'}} dict or a Hint")
+    return result
+
+
+def read_hints_file(path: str | Path) -> list[Hint] | dict[str, list[Hint]]:
+    """--hints FILE: JSON, a list of {"x", "y", "color"} (for every photo of the run), or an object of such lists
+    keyed by input file name (for a batch). Raises ColorizeError naming the file and the reason."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ColorizeError(f"{path}: cannot read the hints file ({error.strerror or error})") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ColorizeError(f"{path}: the hints file is not JSON ({error})") from None
+    try:
+        if isinstance(data, list):
+            return as_hints(data)
+        if isinstance(data, dict) and all(isinstance(value, list) for value in data.values()):
+            return {str(name): as_hints(value) for name, value in data.items()}
+        raise ColorizeError('expected a list of {"x": .., "y": .., "color": ".."} or an object of such lists '
+                            "keyed by file name")
+    except ColorizeError as error:
+        raise ColorizeError(f"{path}: {error}") from None
+
+
+def check_hints_inside(hints: list[Hint], width: int, height: int) -> None:
+    for hint in hints:
+        if not (0 <= hint.x < width and 0 <= hint.y < height):
+            raise ColorizeError(f"hint at {hint.x:g},{hint.y:g} is outside the {width}x{height} photo")
+
+
+def to_working(x: float, y: float, size: tuple[int, int], working: tuple[int, int]) -> tuple[int, int]:
+    """Pixel (x, y) of a photo of size (height, width) -> the nearest pixel of its working-resolution plane."""
+    (height, width), (h, w) = size, working
+    column = int(np.clip(np.floor((x + 0.5) * w / width), 0, w - 1))
+    row = int(np.clip(np.floor((y + 0.5) * h / height), 0, h - 1))
+    return column, row
+
+
+def hint_plane(hints: list[Hint], size: tuple[int, int], working: tuple[int, int], contract: dict) -> np.ndarray:
+    """The hints of a photo of size (height, width) -> the network's hint input at the working resolution
+    (h, w): float32 (3, h, w), normalised a, b and the mask, each pin PIN_SIZE pixels square."""
+    plane = np.zeros((3,) + tuple(working), np.float32)
+    half = PIN_SIZE // 2
+    for hint in hints:
+        column, row = to_working(hint.x, hint.y, size, working)
+        rows, columns = slice(max(0, row - half), row + half + 1), slice(max(0, column - half), column + half + 1)
+        plane[0, rows, columns], plane[1, rows, columns] = np.float32(hint.ab) / np.float32(contract["ab_scale"])
+        plane[2, rows, columns] = 1
+    return plane
+
+
+def ab_distribution(ab: np.ndarray, cells: np.ndarray, sigma: float = REFERENCE_SIGMA) -> np.ndarray:
+    """The distribution of colours ab (CIELAB units, (..., 2)) over the ab cells ((Q, 2), CIELAB units), each
+    pixel spread on the cells by a Gaussian of width sigma (a smoothed histogram), summing to 1: the global hint.
+    At most 4,096 pixels, evenly spaced, are counted."""
+    pixels = np.asarray(ab, np.float32).reshape(-1, 2)
+    if len(pixels) > 4096:
+        pixels = pixels[np.linspace(0, len(pixels) - 1, 4096).astype(np.int64)]
+    distance_sq = ((pixels[:, None, :] - np.asarray(cells, np.float32)[None]) ** 2).sum(-1)
+    weights = np.exp(-(distance_sq - distance_sq.min(axis=1, keepdims=True)) / (2 * sigma ** 2))
+    histogram = (weights / weights.sum(axis=1, keepdims=True)).sum(axis=0)
+    return (histogram / histogram.sum()).astype(np.float32)
+
+
+def reference_distribution(image: np.ndarray, cells: np.ndarray, name: str = "reference") -> np.ndarray:
+    """A colour photo (BGR or BGRA, uint8 or uint16) -> its global hint (ab_distribution). Raises ColorizeError
+    for a photo without colour (gray, or a mean chroma below MIN_REFERENCE_CHROMA)."""
+    if image.ndim == 2 or image.shape[2] == 1:
+        raise ColorizeError(f"{name}: the reference photo has no colour (it is gray)")
+    bgr = image[..., :3]
+    if bgr.dtype == np.uint16:
+        bgr = (bgr >> 8).astype(np.uint8)
+    h, w = bgr.shape[:2]
+    if min(h, w) > REFERENCE_SHORT_SIDE:
+        scale = REFERENCE_SHORT_SIDE / min(h, w)
+        bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    ab = colour.bgr_to_lab(np.ascontiguousarray(bgr))[..., 1:]
+    if float(np.hypot(ab[..., 0], ab[..., 1]).mean()) < MIN_REFERENCE_CHROMA:
+        raise ColorizeError(f"{name}: the reference photo has no colour (it is gray)")
+    return ab_distribution(ab, cells)
+
+
+def read_reference(path: str | Path, cells: np.ndarray, max_pixels: int | None = None) -> np.ndarray:
+    """--reference PHOTO -> its global hint. Raises ColorizeError naming the file and the reason."""
+    from colorize_runtime import files
+
+    try:
+        image = files.read_image(Path(path), max_pixels or files.DEFAULT_MAX_PIXELS)
+    except ColorizeError as error:
+        raise ColorizeError(f"{path}: the reference is not a readable colour photo ({error})") from None
+    return reference_distribution(image, cells, str(path))
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A likely colour at a point: as #rrggbb (with the photo's lightness there), its a, b and its probability
+    (the share of the network's distribution within one cell of it)."""
+    hex: str
+    ab: tuple[float, float]
+    probability: float
+
+
+def distribution_modes(probabilities: np.ndarray, cells: np.ndarray, count: int = SUGGESTIONS,
+                       min_share: float = MIN_SUGGESTION_SHARE) -> list[tuple[tuple[float, float], float]]:
+    """The main modes of a distribution over the ab cells ((Q,), cells (Q, 2) on a regular grid): the cells whose
+    share of their 3 x 3 neighbourhood is a local maximum, each as (the neighbourhood's mean ab, its share),
+    most likely first; at most count of them, none below min_share."""
+    step = float(np.min(np.diff(np.unique(cells[:, 0]))))
+    index = np.round((cells - cells.min(axis=0)) / step).astype(np.int64)
+    grid = np.zeros(tuple(index.max(axis=0) + 3))  # a border of one empty cell all round
+    grid[index[:, 0] + 1, index[:, 1] + 1] = probabilities
+    a_grid = np.zeros_like(grid)
+    b_grid = np.zeros_like(grid)
+    a_grid[index[:, 0] + 1, index[:, 1] + 1] = probabilities * cells[:, 0]
+    b_grid[index[:, 0] + 1, index[:, 1] + 1] = probabilities * cells[:, 1]
+
+    def box(values: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(values, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+
+    mass, a_mass, b_mass = box(grid), box(a_grid), box(b_grid)
+    peaks = (mass >= cv2.dilate(mass, np.ones((3, 3)))) & (grid > 0)
+    modes = sorted(((float(mass[i, j]), (float(a_mass[i, j] / mass[i, j]), float(b_mass[i, j] / mass[i, j])))
+                    for i, j in zip(*np.nonzero(peaks))), reverse=True)
+    return [(ab, share) for share, ab in modes if share >= min_share][:count]
+
+
+def lab_hex(lightness: float, ab: tuple[float, float]) -> str:
+    """CIELAB (the contract's float conversion) -> "#rrggbb" (out-of-gamut colours clipped, as recolour does)."""
+    lab = np.array([[[lightness, ab[0], ab[1]]]], np.float32)
+    blue, green, red = np.clip(np.rint(cv2.cvtColor(lab, cv2.COLOR_Lab2BGR)[0, 0] * 255), 0, 255).astype(int)
+    return f"#{red:02x}{green:02x}{blue:02x}"
+
+
+def _require_guided(colorizer) -> None:
+    if not colorizer.guided:
+        raise ColorizeError(f"{colorizer.model_path.name} takes no hints or reference: use the guided model "
+                            f"(--model guided, Colorizer(model='guided'))")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference photo's colours as the guided model takes them (its global hint)."""
+    distribution: np.ndarray
+
+    @classmethod
+    def of(cls, colorizer, photo) -> Reference:
+        """photo: a Reference (returned as it is), a path, or a BGR(A) array."""
+        _require_guided(colorizer)
+        if isinstance(photo, Reference):
+            return photo
+        if isinstance(photo, (str, Path)):
+            return cls(read_reference(photo, colorizer.ab_cells))
+        if isinstance(photo, np.ndarray) and photo.dtype in (np.uint8, np.uint16) and photo.ndim in (2, 3):
+            return cls(reference_distribution(photo, colorizer.ab_cells))
+        raise ColorizeError(f"reference must be a photo's path, a BGR uint8 array or a Reference, not "
+                            f"{type(photo).__name__}")
+
+
+def network_hints(colorizer, size: tuple[int, int], working: tuple[int, int], hints, reference
+                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The API's hints and reference for a photo of size (height, width) seen at the working resolution ->
+    (hint plane (3, h, w) or None, global hint (Q,) or None), checked."""
+    _require_guided(colorizer)
+    hints = as_hints(hints)
+    check_hints_inside(hints, size[1], size[0])
+    plane = hint_plane(hints, size, working, colorizer.contract) if hints else None
+    distribution = None if reference is None else Reference.of(colorizer, reference).distribution
+    return plane, distribution
+
+
+def suggest(colorizer, image: np.ndarray, x: float, y: float, hints=None, reference=None,
+            count: int | None = None) -> list[Suggestion]:
+    """The colours most likely at pixel (x, y) of the photo (gray, BGR or BGRA array), given hints and a
+    reference: the main modes of the guided network's distribution there (distribution_modes), each as the
+    colour it gives with the photo's own lightness at that point."""
+    _require_guided(colorizer)
+    height, width = image.shape[:2]
+    check_hints_inside([Hint(x, y, "", (0.0, 0.0))], width, height)
+    gray_or_bgr = image if image.ndim == 2 else image[..., :3]
+    plane = colorizer.working_lightness(gray_or_bgr)
+    hint_input, global_hint = network_hints(colorizer, (height, width), plane.shape, hints, reference)
+    column, row = to_working(x, y, (height, width), plane.shape)
+    win = colorizer.window
+    padded = np.pad(plane, ((0, max(0, win - plane.shape[0])), (0, max(0, win - plane.shape[1]))), "symmetric")
+    top = int(np.clip(row - win // 2, 0, padded.shape[0] - win))  # the window centred on the point
+    left = int(np.clip(column - win // 2, 0, padded.shape[1] - win))
+    hint_window = np.zeros((1, 3, win, win), np.float32)
+    if hint_input is not None:
+        cut = hint_input[:, top:top + win, left:left + win]
+        hint_window[0, :, :cut.shape[1], :cut.shape[2]] = cut
+    feed = {"L": colour.normalise_lightness(padded[None, None, top:top + win, left:left + win], colorizer.contract),
+            "hints": hint_window,
+            "global_hint": (np.zeros((1, len(colorizer.ab_cells)), np.float32) if global_hint is None
+                            else global_hint[None])}
+    distribution = colorizer.session.run(["distribution"], feed)[0][0]  # (Q, win / 8, win / 8)
+    cell = win // distribution.shape[-1]
+    probabilities = distribution[:, (row - top) // cell, (column - left) // cell]
+    lightness = float(plane[row, column])
+    return [Suggestion(lab_hex(lightness, ab), ab, share)
+            for ab, share in distribution_modes(probabilities, colorizer.ab_cells, count or SUGGESTIONS)]
