@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from colorize_runtime import colour
+from colorize_runtime import colour, model_check, options
 from colorize_runtime.errors import ColorizeError
 
 
@@ -152,6 +152,7 @@ class Colorizer:
                  stride: int | None = None, size: int | None = DEFAULT_SIZE, blend: str = "mean",
                  saturation: float = 1.0, precision: str = "fp32", batch: int | None = None,
                  mirror: bool | None = None) -> None:
+        options.check(model, threads, stride, size, saturation, batch)
         self.model_path = resolve_model(model)
         if precision not in PRECISIONS:
             raise ColorizeError(f"unknown precision {precision!r}: use {' or '.join(PRECISIONS)}")
@@ -164,6 +165,7 @@ class Colorizer:
         if not self.model_path.is_file():
             raise ColorizeError(f"{self.model_path}: model file not found")
         self.precision = precision
+        model_check.check_external_data(self.model_path)
         try:
             self.session = ort.InferenceSession(str(self.model_path), _session_options(threads),
                                                 providers=_select_providers(providers))
@@ -172,8 +174,9 @@ class Colorizer:
         except Exception as error:  # onnxruntime raises several types for a file that is not a usable model
             raise ColorizeError(f"{self.model_path}: not a usable ONNX model ({str(error).splitlines()[0]})") from None
         self.contract = self._read_contract()
+        model_check.try_one_window(self.session, self.model_path, self.contract)
         self.window = int(self.contract["window"])
-        self.stride = stride or self.window // 2
+        self.stride = self.window // 2 if stride is None else stride
         if not 0 < self.stride <= self.window:
             raise ColorizeError(f"stride must be between 1 and {self.window}, not {self.stride}")
         if size is not None and size < 1:
@@ -196,16 +199,9 @@ class Colorizer:
         self.ab_cells = np.array(self.metadata["hints"]["ab_cells"], np.float32) if self.guided else None
 
     def _read_contract(self) -> dict:
-        inputs = self.session.get_inputs()
-        guided = [i.name for i in inputs] == GUIDED_INPUTS
-        shape = inputs[0].shape if len(inputs) == 1 or guided else None
-        if shape is None or len(shape) != 4 or shape[1:] != [1, colour.WINDOW, colour.WINDOW]:
-            raise ColorizeError(f"{self.model_path}: expected one input of shape [N, 1, {colour.WINDOW}, "
-                                f"{colour.WINDOW}], found {[i.shape for i in inputs]}")
-        metadata = self.session.get_modelmeta().custom_metadata_map
-        if "colour_contract" not in metadata:
-            raise ColorizeError(f"{self.model_path}: no colour_contract in the model metadata (not a colorize model?)")
-        return json.loads(metadata["colour_contract"])
+        """The model's inputs, outputs and colour contract checked (model_check); the contract."""
+        model_check.check_inputs_and_outputs(self.session, self.model_path)
+        return model_check.read_contract(self.session, self.model_path)
 
     @property
     def metadata(self) -> dict:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from PIL import ExifTags, Image
 
+from colorize_runtime import decoding
 from colorize_runtime.errors import ColorizeError
 
 # Register only the Pillow plugins of READ_FORMATS (importing a plugin registers it): Image.init() would import all
@@ -88,8 +89,11 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
     if width * height > max_pixels:
         raise ImageFileError(f"{width}x{height} = {width * height:,} pixels, over the max-pixels limit of "
                              f"{max_pixels:,}")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
+    if decoding.too_small_for_its_size(header.format, data, width, height):
+        raise ImageFileError(f"truncated or damaged {header.format} file ({len(data):,} bytes cannot hold "
+                             f"{width}x{height} pixels)")
+    image, damaged = decoding.imdecode(data)
+    if image is None or damaged:
         raise ImageFileError(f"truncated or damaged {header.format} file")
     if image.dtype not in (np.uint8, np.uint16):
         raise ImageFileError(f"{image.dtype} samples are not supported (8-bit and 16-bit images are)")
