@@ -44,6 +44,7 @@ MATCH_LIGHTNESS = 6.0  # L units: a pixel whose lightness (5 x 5 mean) differs t
 CUT_LIGHTNESS, CUT_FRACTION = 15.0, 0.5  # a scene cut: over half the pixels differ from their past by > 15 L
 CARRY_MISMATCH = 0.05  # a frame the network would skip is shown to it when over 5 % of it is new (carry)
 QUEUE_FRAMES = 4  # frames waiting between two threads
+MIN_FLOW_SIDE = 16  # OpenCV's DIS optical flow refuses smaller images: tinier films are coloured frame by frame
 INSTALL_HINT = "reading videos needs PyAV: pip install colorize-runtime[video]"
 
 
@@ -175,12 +176,13 @@ class FrameColorizer:
         lightness = np.ascontiguousarray(np.rot90(self.colorizer.working_lightness(image), self.turns))
         self.since_network += 1
         ab = None
-        if self.smoother is not None and self.since_network < self.interval:
-            ab = self.smoother.carry(lightness)
+        smoother = self.smoother if min(lightness.shape) >= MIN_FLOW_SIDE else None
+        if smoother is not None and self.since_network < self.interval:
+            ab = smoother.carry(lightness)
         if ab is None:
             ab = self.colorizer.colour_of_lightness(lightness, mirror=self.mirror)
-            if self.smoother is not None:
-                ab = self.smoother(lightness, ab, frames=self.since_network)
+            if smoother is not None:
+                ab = smoother(lightness, ab, frames=self.since_network)
             self.since_network = 0
         return np.rot90(ab, -self.turns)
 
@@ -368,11 +370,13 @@ def _yuv_frame(av, gray: np.ndarray, ab: np.ndarray, pix_fmt: str):
 def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: bool = False,
                    crf: int = DEFAULT_CRF, temporal_smoothing: float | None = None,
                    network_interval: int | None = None,
-                   progress: Callable[[int, int | None], None] | None = None) -> VideoResult:
+                   progress: Callable[[int, int | None], None] | None = None,
+                   max_pixels: int | None = None) -> VideoResult:
     """Colourise a video file into target (.mp4, .mov or .mkv: the muxer): H.264 at crf, the colour smoothed
     over time (temporal_smoothing: the weight of the past, default DEFAULT_TEMPORAL_SMOOTHING, 0 off), the
     network on every network_interval-th frame (default DEFAULT_NETWORK_INTERVAL), audio and subtitle streams
-    copied. progress(frames done, frames in the file or None) is called after each frame.
+    copied. progress(frames done, frames in the file or None) is called after each frame. A film whose frames
+    have more than max_pixels pixels (None: files.DEFAULT_MAX_PIXELS) is refused before a frame is decoded.
 
     The rules of colorize-run: the input is never overwritten, even with force; an existing target raises
     files.OutputExistsError unless force; the video is written to a temporary file beside target and renamed when
@@ -392,6 +396,7 @@ def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: 
     smoothing_strength(temporal_smoothing)  # checked before the file is opened
     checked_interval(network_interval)  # likewise
     container, stream = _open_input(av, source)
+    _check_frame_size(container, stream, max_pixels or files.DEFAULT_MAX_PIXELS)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     try:
         with container:
@@ -464,7 +469,7 @@ def _transcode(av, colorizer, container, stream, temporary: Path, muxer: str, cr
             coloured.put(_END)
 
         threads = [_worker(decode, decoded), _worker(colourise, coloured)]
-        count, last_time, next_pts = 0, 0.0, 0
+        count, next_pts, reach = 0, 0, _Reach()
         frame_step = max(1, round(1 / (encoder.average_rate * stream.time_base)))  # for frames without a pts
         try:
             while (item := coloured.get()) is not _END:
@@ -479,10 +484,11 @@ def _transcode(av, colorizer, container, stream, temporary: Path, muxer: str, cr
                     for packet in encoder.encode(out_frame):
                         output.mux(packet)
                     count += 1
-                    last_time = seconds if seconds is not None else last_time
+                    reach.frame(seconds)
                     if progress:
                         progress(count, total)
                 else:
+                    reach.packet(item)
                     item.stream = copies[item.stream.index]
                     output.mux(item)
             for packet in encoder.encode():
@@ -493,19 +499,71 @@ def _transcode(av, colorizer, container, stream, temporary: Path, muxer: str, cr
             stop.set()
             for thread in threads:
                 thread.join()
-    _check_complete(container, stream, count, last_time)
+    _check_complete(stream, count, reach, all(audio in copyable for audio in container.streams.audio),
+                    container)
     return VideoResult(Path(), count, frame.width, frame.height, time.perf_counter() - started, film.cuts, notes)
 
 
-def _check_complete(container, stream, count: int, last_time: float) -> None:
-    """A file cut short often decodes without an error until it ends: compare with the length its header
-    announces (the frame count where the container stores one, else the duration)."""
-    if stream.frames and count < stream.frames * 0.9:
-        raise VideoFileError(f"truncated video: {count} of {stream.frames} frames could be decoded")
-    expected = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else \
-        (container.duration / 1e6 if container.duration else None)
-    if expected and last_time < expected * 0.9 - 0.5:
-        raise VideoFileError(f"truncated video: it ends at {last_time:.1f} s of {expected:.1f} s")
+def _check_frame_size(container, stream, max_pixels: int) -> None:
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width * height > max_pixels:
+        container.close()
+        raise VideoFileError(f"{width}x{height} = {width * height:,} pixels a frame, over the max-pixels limit of "
+                             f"{max_pixels:,}")
+
+
+class _Reach:
+    """How far the decoding got: the last video frame's time, and where the other streams' packets end."""
+
+    def __init__(self) -> None:
+        self.last_frame: float | None = None
+        self.others_end = 0.0
+
+    def frame(self, seconds: float | None) -> None:
+        if seconds is not None:
+            self.last_frame = seconds if self.last_frame is None else max(self.last_frame, seconds)
+
+    def packet(self, packet) -> None:
+        if packet.pts is not None and packet.time_base:
+            self.others_end = max(self.others_end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+
+
+def _tag_seconds(text: str | None) -> float | None:
+    """A Matroska DURATION tag (HH:MM:SS.nnnnnnnnn) in seconds, or None."""
+    try:
+        hours, minutes, seconds = (text or "").split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
+
+
+def _check_complete(stream, count: int, reach: _Reach, others_read: bool, container) -> None:
+    """A file cut short often decodes without an error until it ends: compare what was decoded with what the
+    stream itself announces. Its frame count where the container stores one (MP4, MOV): every frame must come.
+    Else its own duration (Matroska's per-track DURATION tag), or the file's (the header's), which may include
+    longer audio: then the end of every stream's packets is compared, within a frame and a half."""
+    if stream.frames:
+        if count < stream.frames:
+            raise VideoFileError(f"truncated video: {count} of {stream.frames} frames could be decoded")
+        return
+    if reach.last_frame is None:
+        return
+    rate = stream.average_rate or stream.guessed_rate
+    step = float(1 / rate) if rate else 0.0
+    reached = reach.last_frame + step
+    expected = _tag_seconds(stream.metadata.get("DURATION"))
+    slack = 1.5 * step + 0.01
+    if expected is None:
+        if stream.duration and stream.time_base:
+            expected = float((stream.duration + (stream.start_time or 0)) * stream.time_base)
+        elif container.duration:
+            expected = (container.duration + (container.start_time or 0)) / 1e6
+        else:
+            return
+        reached = max(reached, reach.others_end) if others_read else reached
+        slack += 0 if others_read else 0.5  # an unread audio stream may run on after the picture
+    if reached < expected - slack:
+        raise VideoFileError(f"truncated video: it ends at {reached:.2f} s of {expected:.2f} s")
 
 
 def colorize_for_command_line(colorizer, source: Path, target: Path, args, note: Callable[[str], None]) -> tuple:
@@ -529,7 +587,7 @@ def colorize_for_command_line(colorizer, source: Path, target: Path, args, note:
     try:
         result = colorize_video(colorizer, source, target, force=args.force, crf=args.crf,
                                 temporal_smoothing=args.temporal_smoothing, network_interval=args.network_interval,
-                                progress=progress if bar else None)
+                                progress=progress if bar else None, max_pixels=args.max_pixels)
     finally:
         if bar is not None:
             bar.close()
