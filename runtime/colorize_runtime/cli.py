@@ -11,10 +11,10 @@ import glob
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-PROG = "colorize-run"
+from colorize_runtime.jobs import MODEL_OPTIONS, PROG, Job
+
 OUTPUT_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 DEFAULT_MAX_PIXELS = 400_000_000  # files.DEFAULT_MAX_PIXELS, repeated so that --help needs no OpenCV
 DEFAULT_CRF = 20  # video.DEFAULT_CRF, likewise
@@ -143,13 +143,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass
-class Job:
-    source: Path
-    target: Path | None = None
-    error: str | None = None  # known before anything is read: the job fails with this reason
-
-
 def _expand(pattern: str, args: argparse.Namespace) -> list[tuple[Path, Path | None]]:
     """(photo, folder it was found in or None) for one command-line input."""
     path = Path(pattern)
@@ -235,7 +228,6 @@ def plan(args: argparse.Namespace) -> list[Job]:
     return jobs
 
 
-MODEL_OPTIONS = ("providers", "threads", "stride", "blend", "saturation", "size", "precision", "mirror")
 
 
 def main(argv: list[str] | None = None) -> int:

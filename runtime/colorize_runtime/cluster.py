@@ -34,7 +34,7 @@ import time
 import warnings
 from pathlib import Path
 
-from colorize_runtime.cli import MODEL_OPTIONS, PROG, Job
+from colorize_runtime.jobs import MODEL_OPTIONS, PROG, Job
 from colorize_runtime.report import FAILED, SKIPPED, WRITTEN, BatchReport, one_line
 
 BATCH_SIZE = 4          # photos per map_batches call; a photo's result reaches the driver when its batch is done

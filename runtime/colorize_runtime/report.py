@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from colorize_runtime.cli import PROG
+from colorize_runtime.jobs import PROG
 
 WRITTEN, SKIPPED, FAILED = "written", "skipped", "failed"
 

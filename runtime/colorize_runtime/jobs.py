@@ -1,0 +1,20 @@
+"""What the command line and the engines that run its batches share: the program's name, one job of a batch, and
+the options passed on to the Colorizer. Imports nothing of colorize_runtime, so that every module may import it:
+cli.py (parsing and dispatch) sits above it, report.py and cluster.py (the engines' outcome and the Ray engine)
+beside it, and none of them needs cli.py."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PROG = "colorize-run"
+
+# The command-line options that are the Colorizer's keyword arguments, passed on only when given.
+MODEL_OPTIONS = ("providers", "threads", "stride", "blend", "saturation", "size", "precision", "mirror")
+
+
+@dataclass
+class Job:
+    source: Path
+    target: Path | None = None
+    error: str | None = None  # known before anything is read: the job fails with this reason
