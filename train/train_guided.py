@@ -61,7 +61,7 @@ def learning_rate(config: GuidedConfig, step: int) -> float:
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
     progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
-    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + np.cos(np.pi * progress))
+    return float(config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + np.cos(np.pi * progress)))
 
 
 def base_from_checkpoint(path: str) -> Colorizer:
@@ -136,7 +136,7 @@ class GuidedTrainer:
         for batch in self.val_batches:
             totals += [value.item() for value in self.loss(batch)]
         self.model.train()
-        cross_entropy, l1 = totals / len(self.val_batches)
+        cross_entropy, l1 = (float(x) for x in totals / len(self.val_batches))
         return {"val_ce": cross_entropy, "val_l1_ab": l1 * AB_SCALE, "val_loss": cross_entropy + self.config.ab_l1 * l1}
 
     def checkpoint(self) -> dict:
@@ -165,7 +165,7 @@ class GuidedTrainer:
                 running.append([cross_entropy.item(), l1.item() * AB_SCALE])
                 record = None
                 if self.step % config.log_interval == 0:
-                    ce, l1_ab = np.mean(running, axis=0)
+                    ce, l1_ab = (float(x) for x in np.mean(running, axis=0))
                     record = {"step": self.step, "train_ce": ce, "train_l1_ab": l1_ab,
                               "lr": learning_rate(config, self.step - 1), "elapsed_s": round(time.time() - start, 1)}
                     running = []

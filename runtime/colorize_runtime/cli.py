@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--stride", type=_positive_int, metavar="PX", help="window step (default: half a window)")
     model.add_argument("--blend", choices=["mean", "weighted"],
                        help="combine overlapping windows by plain average, or weighted to hide seams")
-    model.add_argument("--saturation", type=_non_negative, metavar="F", help="scales the colour (1: as predicted)")
+    model.add_argument("--saturation", type=_non_negative, metavar="F", help="scales the colour, 0 to 5 (1: as predicted)")
     model.add_argument("--size", type=_size, metavar="PX|full",
                        help="short side at which the network sees the photo (default: 160), or full: "
                             "windows over the photo at its native resolution")
@@ -125,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--mirror", action=argparse.BooleanOptionalAction,
                        help="also colour the mirrored photo and average the two: slightly better colour for a "
                             "second network pass (default: on, off with --size full)")
+    steer = parser.add_argument_group("guided colour (the guided model, used when no --model is given: the default "
+                                      "model steered by what you know of the photo)")
+    steer.add_argument("--hint", action="append", metavar="X,Y,COLOR",
+                       help="pin a colour at pixel X,Y of the photo (origin top-left; COLOR #rrggbb or a CSS name "
+                            "such as navy); the photo's own lightness is kept; repeatable")
+    steer.add_argument("--hints", metavar="FILE",
+                       help='hints from a JSON file: a list of {"x": .., "y": .., "color": ".."}, or for a batch an '
+                            "object of such lists keyed by input file name")
+    steer.add_argument("--reference", metavar="PHOTO",
+                       help="a colour photo whose colours guide every photo and video of the run")
+    steer.add_argument("--suggest", metavar="X,Y",
+                       help="print the likeliest colours at pixel X,Y of the one photo given (#rrggbb and "
+                            "probability, one a line), with the hints given so far; writes nothing")
     ray = parser.add_argument_group("Ray cluster (needs colorize-runtime[ray]; every path, the model's too, must "
                                     "be the same on every node: a shared file system)")
     ray.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
@@ -186,7 +199,8 @@ def plan(args: argparse.Namespace) -> list[Job]:
     for pattern in args.inputs:
         expanded = _expand(pattern, args)
         if not expanded:
-            reason = "is a folder; add -r to colourise the photos in it" if Path(pattern).is_dir() \
+            reason = ("is a folder with no photos or videos to colourise in it" if args.recursive else
+                      "is a folder; add -r to colourise the photos in it") if Path(pattern).is_dir() \
                 else "no file matches"
             entries.append((Path(pattern), None, reason))
         entries += [(source, folder, None) for source, folder in expanded]
@@ -228,14 +242,20 @@ def plan(args: argparse.Namespace) -> list[Job]:
     return jobs
 
 
+GUIDANCE_OPTIONS = ("hint", "hints", "reference", "suggest")
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return _main(argv)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    from colorize_runtime import process_guard
+
+    process_guard.reopen_closed_standard_streams()
+    with process_guard.sigterm_as_interrupt() as signals:  # SIGTERM takes Ctrl-C's way out, exit 143
+        try:
+            code = _main(argv)
+        except KeyboardInterrupt:
+            print(f"{PROG}: {'terminated' if signals['terminated'] else 'interrupted'}", file=sys.stderr)
+            code = 130
+    return process_guard.exit_code(code, signals)
 
 
 def run() -> None:
@@ -265,10 +285,24 @@ def _main(argv: list[str] | None) -> int:
                    if getattr(args, name) is not None]
     if ray_options and args.ray is None:
         return _usage_error(f"--{ray_options[0].replace('_', '-')} needs --ray")
+    if any(separator and separator in args.suffix for separator in (os.sep, os.altsep, "\0")):
+        return _usage_error(f"--suffix {args.suffix!r}: a path separator in a suffix would write elsewhere than "
+                            "beside the input (use -o for another folder)")
+    guiding = any(getattr(args, name) for name in GUIDANCE_OPTIONS)
+    if guiding and (stdio or args.ray is not None):
+        return _usage_error(f"--hint, --hints, --reference and --suggest cannot be used with "
+                            f"{STDIO if stdio else '--ray'}")
+    if guiding and getattr(args, "model", None) is None:
+        args.model = "guided"
     try:
         jobs = [] if stdio else plan(args)
     except UsageError as error:
         return _usage_error(str(error))
+    from colorize_runtime import leftovers
+
+    leftovers.sweep(job.target.parent for job in jobs if job.target)  # what killed runs left in our folders
+    if args.suggest and (len(jobs) != 1 or jobs[0].error):
+        return _usage_error("--suggest needs exactly one photo" + (f" ({jobs[0].error})" if len(jobs) == 1 else ""))
     if args.ray is not None:
         from colorize_runtime.cluster import run_on_ray
 
@@ -292,7 +326,22 @@ def _main(argv: list[str] | None) -> int:
               file=sys.stderr)
     if stdio:
         return _run_stdio(colorizer, args)
-    return _run_batch(colorizer, jobs, args, reader)
+    guidance = None
+    if guiding:
+        from colorize_runtime import guided, video
+
+        sources = [job.source for job in jobs if not job.error]
+        try:
+            guidance = guided.plan_run(colorizer, args.hint, args.hints, args.reference,
+                                       [s for s in sources if not video.is_video(s)],
+                                       [s for s in sources if video.is_video(s)], args.max_pixels)
+            if args.suggest:
+                reader.close()
+                return _print_suggestions(colorizer, jobs[0], guidance, args)
+        except ColorizeError as error:
+            reader.close()
+            return _usage_error(" ".join(str(error).split()))
+    return _run_batch(colorizer, jobs, args, reader, guidance)
 
 
 class PhotoReader:
@@ -306,6 +355,7 @@ class PhotoReader:
         from colorize_runtime import files, video  # imported here, not in the reading thread
 
         self._files, self._video, self._jobs, self._args = files, video, jobs, args
+        self.notes: dict[Path, list[str]] = {}  # remarks on a photo read (the first page of a multi-page TIFF)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorize-reader")
         self._pending = {0: self._submit(0)} if jobs else {}
 
@@ -318,7 +368,7 @@ class PhotoReader:
         self._files.check_target(job.source, job.target, self._args.force)
         if self._video.is_video(job.source):
             return None  # decoded frame by frame as it is colourised
-        return self._files.read_image(job.source, self._args.max_pixels)
+        return self._files.read_image(job.source, self._args.max_pixels, self.notes.setdefault(job.source, []))
 
     def result(self, index: int):
         future = self._pending.pop(index)
@@ -329,6 +379,29 @@ class PhotoReader:
     def close(self) -> None:
         """Drop what is queued; a read in progress finishes (a bounded wait at exit), nothing is written."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _print_suggestions(colorizer, job: Job, guidance, args: argparse.Namespace) -> int:
+    """--suggest X,Y: the likeliest colours at a point of the one photo, one '#rrggbb probability' a line.
+    Raises ColorizeError for a usage error (a malformed or outside point, a video)."""
+    from colorize_runtime import files, guided, video
+    from colorize_runtime.errors import ColorizeError
+
+    x, y = guided.parse_point(args.suggest)
+    if video.is_video(job.source):
+        raise ColorizeError(f"{job.source}: --suggest applies to photos, not videos")
+    try:
+        image = files.read_image(job.source, args.max_pixels)
+    except ColorizeError as error:
+        print(f"{PROG}: {job.source}: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
+    try:
+        suggestions = colorizer.suggest(image, x, y, **guidance.for_photo(job.source))
+    except ColorizeError as error:
+        raise ColorizeError(f"{job.source}: {error}") from None
+    for suggestion in suggestions:
+        print(f"{suggestion.hex} {suggestion.probability:.2f}")
+    return 0
 
 
 def _usage_error(message: str) -> int:
@@ -342,6 +415,9 @@ def _run_stdio(colorizer, args: argparse.Namespace) -> int:
     from colorize_runtime.errors import ColorizeError
 
     to_file = args.output and args.output != STDIO
+    if not to_file and sys.stdout is None:
+        print(f"{PROG}: stdin: stdout is closed, nowhere to write the PNG (use -o FILE)", file=sys.stderr)
+        return 1
     try:
         if to_file:
             files.check_target(Path(STDIO), Path(args.output), args.force)
@@ -359,7 +435,7 @@ def _run_stdio(colorizer, args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: PhotoReader) -> int:
+def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: PhotoReader, guidance=None) -> int:
     import cv2
 
     from colorize_runtime import files, video
@@ -381,7 +457,8 @@ def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: Pho
                     size = video.colorize_for_command_line(colorizer, job.source, job.target, args,
                                                            lambda message: report.note(job.source, message))
                 else:
-                    files.write_image(job.target, colorizer.colorize(image), args.quality)
+                    guided = guidance.for_photo(job.source) if guidance else {}
+                    files.write_image(job.target, colorizer.colorize(image, **guided), args.quality)
                     size = (image.shape[1], image.shape[0])
             except files.OutputExistsError as error:
                 report.add(job.source, job.target, SKIPPED, str(error), time.perf_counter() - start)
@@ -392,6 +469,8 @@ def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: Pho
             if image is not None and image.ndim == 3 and image.shape[2] == 4 \
                     and job.target.suffix.lower() in files.NO_ALPHA_EXTENSIONS:
                 report.note(job.source, "JPEG has no alpha channel; the transparency was dropped")
+            for note in reader.notes.pop(job.source, []):
+                report.note(job.source, note)
             report.add(job.source, job.target, WRITTEN, seconds=time.perf_counter() - start, size=size)
     except KeyboardInterrupt:
         reader.close()

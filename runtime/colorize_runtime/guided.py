@@ -215,9 +215,15 @@ def distribution_modes(probabilities: np.ndarray, cells: np.ndarray, count: int 
 
     mass, a_mass, b_mass = box(grid), box(a_grid), box(b_grid)
     peaks = (mass >= cv2.dilate(mass, np.ones((3, 3)))) & (grid > 0)
-    modes = sorted(((float(mass[i, j]), (float(a_mass[i, j] / mass[i, j]), float(b_mass[i, j] / mass[i, j])))
-                    for i, j in zip(*np.nonzero(peaks))), reverse=True)
-    return [(ab, share) for share, ab in modes if share >= min_share][:count]
+    modes, taken = [], []
+    for share, i, j in sorted(((float(mass[i, j]), i, j) for i, j in zip(*np.nonzero(peaks))), reverse=True):
+        if share < min_share or len(modes) == count:
+            break
+        if any(abs(i - k) <= 1 and abs(j - m) <= 1 for k, m in taken):  # a plateau: one mode, not two
+            continue
+        taken.append((i, j))
+        modes.append(((float(a_mass[i, j] / share), float(b_mass[i, j] / share)), share))
+    return modes
 
 
 def lab_hex(lightness: float, ab: tuple[float, float]) -> str:
@@ -294,3 +300,55 @@ def suggest(colorizer, image: np.ndarray, x: float, y: float, hints=None, refere
     lightness = float(plane[row, column])
     return [Suggestion(lab_hex(lightness, ab), ab, share)
             for ab, share in distribution_modes(probabilities, colorizer.ab_cells, count or SUGGESTIONS)]
+
+
+@dataclass
+class RunGuidance:
+    """The hints and reference of a colorize-run command: each photo's hints, and one reference for them all."""
+    hints: dict[Path, list[Hint]]
+    reference: Reference | None
+
+    def for_photo(self, source: Path | None = None) -> dict:
+        """Colorizer.colorize's keywords for a photo of the run."""
+        return {"hints": self.hints.get(source) or None, "reference": self.reference}
+
+
+def plan_run(colorizer, hint_texts: list[str] | None, hints_file: str | None, reference: str | None,
+             photos: list[Path], videos: list[Path], max_pixels: int | None = None) -> RunGuidance:
+    """--hint, --hints and --reference for the photos and videos of a run, all checked before any is touched:
+    every hint's colour, the file's JSON and schema, each name in a per-file hints file matching an input, every
+    point inside its photo (from the header), hints only for photos, a reference that is a readable colour photo.
+    Raises ColorizeError with the one-line reason."""
+    from colorize_runtime import files
+
+    _require_guided(colorizer)
+    everywhere = [parse_hint(text) for text in hint_texts or []]
+    per_photo: dict[Path, list[Hint]] = {path: list(everywhere) for path in photos}
+    if hints_file:
+        loaded = read_hints_file(hints_file)
+        if isinstance(loaded, list):
+            for path in photos:
+                per_photo[path] += loaded
+        else:
+            for name, hints in loaded.items():
+                matches = [path for path in photos + videos if name in (str(path), path.name, path.as_posix())]
+                if not matches:
+                    raise ColorizeError(f"{hints_file}: the hints for {name!r} match no input photo")
+                for path in matches:
+                    if path in videos and hints:
+                        raise ColorizeError(f"{path}: hints apply to photos; a video takes --reference")
+                    per_photo.setdefault(path, []).extend(hints)
+    if everywhere and videos:
+        raise ColorizeError(f"{videos[0]}: --hint applies to photos; a video takes --reference")
+    for path, hints in per_photo.items():
+        if hints:
+            try:
+                width, height = files.image_size(path)
+            except ColorizeError:
+                continue  # the photo's own error is reported when its turn comes
+            try:
+                check_hints_inside(hints, width, height)
+            except ColorizeError as error:
+                raise ColorizeError(f"{path}: {error}") from None
+    return RunGuidance({path: hints for path, hints in per_photo.items() if hints},
+                       Reference.of(colorizer, reference) if reference else None)
