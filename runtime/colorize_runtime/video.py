@@ -587,7 +587,8 @@ def colorize_for_command_line(colorizer, source: Path, target: Path, args, note:
     try:
         result = colorize_video(colorizer, source, target, force=args.force, crf=args.crf,
                                 temporal_smoothing=args.temporal_smoothing, network_interval=args.network_interval,
-                                progress=progress if bar else None, max_pixels=args.max_pixels)
+                                progress=progress if bar is not None else None,
+                                max_pixels=args.max_pixels)  # a tqdm without a total has no truth value
     finally:
         if bar is not None:
             bar.close()
