@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from colorize_runtime import files
+from colorize_runtime import files, leftovers
 from colorize_runtime.cli import main
 from tests.conftest import REPOSITORY, photo_like
 
@@ -137,7 +137,7 @@ def _worker_pids() -> list[int]:
 def test_a_worker_killed_during_the_run_loses_nothing(archive, two_nodes, pointwise_onnx, tmp_path):
     out, report = tmp_path / "out", tmp_path / "report.jsonl"
     # what a write killed in an earlier run leaves: a temporary file, never renamed into place
-    leftover = out / "album" / ".p001_color.jpg.0badc0de.tmp"
+    leftover = leftovers.temporary_path(out / "album" / "p001_color.jpg")
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(_encoded("half.jpg", 1)[:1000])
     process = subprocess.Popen(_command(archive, two_nodes, out, report, pointwise_onnx), env=_environment(),

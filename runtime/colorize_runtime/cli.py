@@ -59,6 +59,15 @@ def _smoothing(text: str) -> float:
     return value
 
 
+def _saturation(text: str) -> float:
+    from colorize_runtime.options import MAX_SATURATION
+
+    value = _non_negative(text)
+    if not value <= MAX_SATURATION:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SATURATION:g}, not {text}")
+    return value
+
+
 def _size(text: str) -> int | None:
     return None if text == "full" else _positive_int(text)
 
@@ -117,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--stride", type=_positive_int, metavar="PX", help="window step (default: half a window)")
     model.add_argument("--blend", choices=["mean", "weighted"],
                        help="combine overlapping windows by plain average, or weighted to hide seams")
-    model.add_argument("--saturation", type=_non_negative, metavar="F", help="scales the colour, 0 to 5 (1: as predicted)")
+    model.add_argument("--saturation", type=_saturation, metavar="F", help="scales the colour, 0 to 5 (1: as predicted)")
     model.add_argument("--size", type=_size, metavar="PX|full",
                        help="short side at which the network sees the photo (default: 160), or full: "
                             "windows over the photo at its native resolution")
@@ -266,7 +275,7 @@ def run() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
+        except (AttributeError, OSError, ValueError):  # a closed pipe, or closed at start (None)
             pass
     os._exit(code)
 

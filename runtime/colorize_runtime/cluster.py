@@ -70,7 +70,8 @@ class ColorizeWorker:
             try:
                 Path(target).parent.mkdir(parents=True, exist_ok=True)
                 if video.is_video(source):
-                    self.colorizer.colorize_video(source, target, force=True, **self.video_options)
+                    self.colorizer.colorize_video(source, target, force=True, max_pixels=self.max_pixels,
+                                                  **self.video_options)
                 else:
                     self.colorizer.colorize_file(source, target, force=True, quality=self.quality,
                                                  max_pixels=self.max_pixels)
@@ -185,12 +186,14 @@ def _workers_that_fit(resources: dict, cpus: float, gpus: float) -> int:
 
 
 def _remove_leftover_temporaries(targets) -> None:
-    """Remove the temporary files of killed writes to these targets: files.write_atomic names them
-    .NAME.<8 hex digits>.tmp beside the target. One folder listing per output folder."""
+    """Remove the temporary files of killed writes to these targets, whichever node's worker wrote them
+    (leftovers.TEMPORARY: .NAME.colorize-HOST-PID-XXXXXXXX.tmp beside the target). One folder listing per output
+    folder."""
+    from colorize_runtime.leftovers import TEMPORARY as temporary
+
     names_by_folder: dict[Path, set[str]] = {}
     for target in targets:
         names_by_folder.setdefault(target.parent, set()).add(target.name)
-    temporary = re.compile(r"^\.(.+)\.[0-9a-f]{8}\.tmp$")
     for folder, names in names_by_folder.items():
         try:
             entries = list(os.scandir(folder))
@@ -198,5 +201,5 @@ def _remove_leftover_temporaries(targets) -> None:
             continue
         for entry in entries:
             match = temporary.match(entry.name)
-            if match and match.group(1) in names:
+            if match and match["name"] in names:
                 Path(entry.path).unlink(missing_ok=True)

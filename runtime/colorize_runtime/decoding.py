@@ -115,3 +115,12 @@ def too_small_for_its_size(image_format: str, data: bytes, width: int, height: i
         bits, compression = int.from_bytes(data[28:30], "little"), int.from_bytes(data[30:34], "little")
         return compression == 0 and size < height * (((width * bits + 31) // 32) * 4)
     return False
+
+
+def frame_count(header) -> int:
+    """The pages of a TIFF, or the frames of an animated PNG or WebP, as Pillow's header counts them (1 if it
+    cannot)."""
+    try:
+        return max(1, int(getattr(header, "n_frames", 1)))
+    except Exception:  # noqa: BLE001 - a damaged later page: the first one is what is decoded
+        return 1

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import secrets
 import warnings
 from io import BytesIO
 from pathlib import Path
@@ -16,7 +15,7 @@ import cv2
 import numpy as np
 from PIL import ExifTags, Image
 
-from colorize_runtime import decoding
+from colorize_runtime import decoding, leftovers
 from colorize_runtime.errors import ColorizeError
 
 # Register only the Pillow plugins of READ_FORMATS (importing a plugin registers it): Image.init() would import all
@@ -79,9 +78,10 @@ _UPRIGHT = {  # EXIF orientation -> the transform that makes the stored pixels u
 }
 
 
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, notes: list[str] | None = None) -> np.ndarray:
     """Encoded image bytes -> gray (H, W), BGR (H, W, 3) or BGRA (H, W, 4), uint8 or uint16, upright (EXIF
-    orientation applied). Raises ImageFileError with the reason."""
+    orientation applied): the first page or frame of a multi-page or animated file (a remark saying so is
+    appended to notes, when given). Raises ImageFileError with the reason."""
     if not data:
         raise ImageFileError("empty file (0 bytes)")
     header = _header(data)
@@ -95,12 +95,14 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
     image, damaged = decoding.imdecode(data)
     if image is None or damaged:
         raise ImageFileError(f"truncated or damaged {header.format} file")
+    if notes is not None and (frames := decoding.frame_count(header)) > 1:
+        notes.append(f"{frames} {'pages' if header.format == 'TIFF' else 'frames'}: only the first was colourised")
     if image.dtype not in (np.uint8, np.uint16):
         raise ImageFileError(f"{image.dtype} samples are not supported (8-bit and 16-bit images are)")
     return np.ascontiguousarray(_UPRIGHT[_orientation(header)](image))
 
 
-def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, notes: list[str] | None = None) -> np.ndarray:
     """decode_image of a file, with the reason a file cannot be read in the error (missing, folder, permissions)."""
     path = Path(path)
     try:
@@ -143,7 +145,7 @@ def encode_image(image: np.ndarray, extension: str, quality: int = DEFAULT_QUALI
 def write_atomic(target: Path, data: bytes) -> None:
     """Write data to target through a temporary file in the same folder and a rename: target is then either
     its old self or the complete new file, never half-written, whatever happens (crash, full disk, Ctrl-C)."""
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    temporary = leftovers.temporary_path(target)
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
         with os.fdopen(descriptor, "wb") as file:
@@ -175,5 +177,8 @@ def check_target(source: Path, target: Path, force: bool = False) -> None:
         raise ImageFileError(f"output {target} is the input itself; refusing to overwrite it")
     if target.is_dir():
         raise ImageFileError(f"output {target} is a folder")
+    if not target.is_file():
+        raise ImageFileError(f"output {target} is not a regular file (a FIFO, device or socket); refusing to "
+                             "replace it, even with --force")
     if not force:
         raise OutputExistsError(f"skipped, {target} exists (use --force to overwrite)")

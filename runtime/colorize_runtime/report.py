@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from colorize_runtime.jobs import PROG
+from colorize_runtime.process_guard import printed, shown, stdout_gone
 
 WRITTEN, SKIPPED, FAILED = "written", "skipped", "failed"
 
@@ -30,6 +31,7 @@ class BatchReport:
         self.total, self.quiet, self.verbose = total, args.quiet, args.verbose
         self.counts = dict.fromkeys((WRITTEN, SKIPPED, FAILED), 0)
         self._file = open(args.report, "w", encoding="utf-8") if args.report else None
+        self._report, self.report_error = args.report, None  # why the report file could not be written to the end
         self._progress = None
         if total > 1 and not args.quiet and sys.stderr.isatty():  # not in logs and pipes
             # imported only here: it is a tenth of a one-photo run's start-up
@@ -38,10 +40,15 @@ class BatchReport:
             self._progress = tqdm(total=total, file=sys.stderr, unit="photo", leave=False)
 
     def _print(self, message: str, stream) -> None:
-        if self._progress is not None:
+        """One line, its control characters escaped; a stream closed by its reader (| head) is left quiet."""
+        message = shown(message)
+        if self._progress is None or stream is None:
+            return printed(message, stream)
+        try:
             self._progress.write(message, file=stream)
-        else:
-            print(message, file=stream)
+        except (OSError, ValueError):
+            if stream is sys.stdout:
+                stdout_gone()
 
     def note(self, source: Path, message: str) -> None:
         """A remark about a photo that did not fail (printed even with -q, as errors are)."""
@@ -61,8 +68,11 @@ class BatchReport:
         if self._file is not None:
             record = {"path": str(source), "output": None if target is None else str(target), "status": status,
                       "reason": reason, "seconds": None if seconds is None else round(seconds, 3), **extra}
-            self._file.write(json.dumps(record) + "\n")
-            self._file.flush()  # a report that is read while the run goes on, or after a crash, is up to date
+            try:
+                self._file.write(json.dumps(record) + "\n")
+                self._file.flush()  # a report that is read while the run goes on, or after a crash, is up to date
+            except OSError as error:  # a full disk: the photos go on, the exit code says the report is incomplete
+                self._lose_report(error)
         if self._progress is not None:
             self._progress.update(1)
 
@@ -71,21 +81,34 @@ class BatchReport:
         if self._progress is not None:
             self._progress.close()
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as error:
+                self._lose_report(error)
+
+    def _lose_report(self, error: OSError) -> None:
+        self.report_error = error.strerror or str(error)
+        self._print(f"{PROG}: --report {self._report}: {self.report_error}; the report stops here, the photos go "
+                    "on", sys.stderr)
+        file, self._file = self._file, None
+        try:
+            file.close()
+        except OSError:
+            pass
 
     def finish(self) -> int:
-        """The summary line; exit code 1 when any job failed, else 0."""
+        """The summary line; exit code 1 when any job failed or the report file could not be written, else 0."""
         self.close()
         written, skipped, failed = self.counts[WRITTEN], self.counts[SKIPPED], self.counts[FAILED]
         if failed:
-            print(f"{PROG}: {failed} of {self.total} files failed ({written} colourised, {skipped} skipped)",
-                  file=sys.stderr)
+            printed(f"{PROG}: {failed} of {self.total} files failed ({written} colourised, {skipped} skipped)",
+                    sys.stderr)
         elif self.total > 1 and not self.quiet:
-            print(f"{PROG}: {written} colourised, {skipped} skipped", file=sys.stderr)
-        return 1 if failed else 0
+            printed(f"{PROG}: {written} colourised, {skipped} skipped", sys.stderr)
+        return 1 if failed or self.report_error else 0
 
     def interrupted(self, in_progress: str = "the photo in progress was not") -> int:
         """After Ctrl-C: what was written, and exit code 130."""
         self.close()
-        print(f"{PROG}: interrupted: {self.counts[WRITTEN]} written; {in_progress}", file=sys.stderr)
+        printed(f"{PROG}: interrupted: {self.counts[WRITTEN]} written; {in_progress}", sys.stderr)
         return 130

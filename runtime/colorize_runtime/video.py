@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import queue
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from colorize_runtime import colour
+from colorize_runtime import colour, leftovers
 from colorize_runtime.errors import ColorizeError
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
@@ -397,7 +396,7 @@ def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: 
     checked_interval(network_interval)  # likewise
     container, stream = _open_input(av, source)
     _check_frame_size(container, stream, max_pixels or files.DEFAULT_MAX_PIXELS)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    temporary = leftovers.temporary_path(target)
     try:
         with container:
             result = _transcode(av, colorizer, container, stream, temporary, muxer, crf, temporal_smoothing,

@@ -1,0 +1,86 @@
+"""What colorize-run does about its process: SIGTERM handled like Ctrl-C (exit 143 instead of 130), standard
+streams that are closed at start or by their reader (`colorize-run ... | head`), and control characters in the
+paths it prints (a file name with a newline stays on its one line)."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that it takes the same clean way out:
+    temporary files removed, the summary line printed."""
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """While the block runs (in the main thread), SIGTERM raises Terminated. Yields a dict whose "terminated"
+    says whether it came."""
+    state = {"terminated": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def handler(signum, frame):
+        state["terminated"] = True
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def exit_code(code: int, state: dict) -> int:
+    """The exit code of a run that may have been stopped by SIGTERM: 143 where Ctrl-C's would be 130."""
+    return EXIT_TERMINATED if state["terminated"] and code == EXIT_INTERRUPTED else code
+
+
+def reopen_closed_standard_streams() -> None:
+    """A descriptor 0, 1 or 2 closed at start (`colorize-run ... >&-`) is opened on /dev/null: else the first
+    file the run opens would take its number, and output meant for the terminal could land in a photo."""
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != descriptor:
+                os.dup2(opened, descriptor)
+                os.close(opened)
+
+
+def stdout_gone() -> None:
+    """stdout's reader went away (a closed pipe): later output to it goes to /dev/null, quietly, also at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def printed(message: str, stream) -> None:
+    """print(message, file=stream), with a stream that is closed or whose reader is gone left quiet."""
+    if stream is None:
+        return
+    try:
+        print(message, file=stream, flush=stream is sys.stdout)
+    except (BrokenPipeError, ValueError):
+        if stream is sys.stdout:
+            stdout_gone()
+    except OSError:
+        pass
+
+
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
+def shown(text) -> str:
+    """A path or reason as one line: control characters (a newline in a file name) escaped as \\n, \\x1b..."""
+    return str(text).translate(_CONTROL)
