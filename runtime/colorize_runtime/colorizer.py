@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from colorize_runtime import colour, model_check, options
+from colorize_runtime import colour, inputs, model_check, options
 from colorize_runtime.errors import ColorizeError
 
 
@@ -248,15 +248,18 @@ class Colorizer:
         ab *= (1 / _total_weight(pw, columns, self.window_ramp))[None, :, None]
         return ab if (ph, pw) == (h, w) else np.ascontiguousarray(ab[:h, :w])
 
-    def colorize(self, image: np.ndarray, hints=None, reference=None) -> np.ndarray:
+    def colorize(self, image, hints=None, reference=None, *, rgb: bool = False):
         """Gray (H, W), BGR (H, W, 3) or BGRA (H, W, 4), uint8 or uint16 -> BGR (H, W, 3), or BGRA with the
         input's alpha untouched, in the input's dtype. Colour inputs are reduced to their lightness first;
-        the input's own lightness is kept.
+        the input's own lightness is kept. Also takes (inputs.py) RGB or RGBA arrays with rgb=True (the result
+        is then RGB or RGBA), a PIL image (the result is a PIL image), a file path or an image file's bytes (the
+        result is a BGR array, RGB with rgb=True); anything else raises ColorizeError.
 
         hints: colours pinned at points of the photo, [(x, y, color), ...] ({"x", "y", "color"} dicts or
         guided.Hint too; color "#rrggbb" or a CSS name; x, y pixels, origin top-left). reference: a colour photo
         (a path, a BGR array, or self.reference(photo) computed once for many photos) whose colours guide the
         whole photo. Both need the guided model (model="guided")."""
+        image, give_back = inputs.accept(image, rgb)
         channels = image.shape[2] if image.ndim == 3 else 1
         if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3) or channels not in (1, 3, 4) \
                 or image.size == 0:
@@ -264,7 +267,7 @@ class Colorizer:
                                 f"got {image.dtype} {image.shape}")
         gray_or_bgr = image.reshape(image.shape[:2]) if channels == 1 else image[..., :3]
         bgr = colour.recolour(gray_or_bgr, self.predict_colour(gray_or_bgr, hints, reference))
-        return np.dstack([bgr, image[..., 3]]) if channels == 4 else bgr
+        return give_back(np.dstack([bgr, image[..., 3]]) if channels == 4 else bgr)
 
     def colorize_file(self, source: str | Path, target: str | Path, *, force: bool = False,
                       quality: int | None = None, max_pixels: int | None = None, hints=None,
@@ -353,6 +356,7 @@ class Colorizer:
         return video.colorize_video(self, source, target, **options)
 
 
-def colorize(image: np.ndarray, **options) -> np.ndarray:
-    """One-off convenience: Colorizer(**options).colorize(image). Build a Colorizer to reuse its session."""
-    return Colorizer(**options).colorize(image)
+def colorize(image, *, rgb: bool = False, **options):
+    """One-off convenience: Colorizer(**options).colorize(image, rgb=rgb). Build a Colorizer to reuse its
+    session."""
+    return Colorizer(**options).colorize(image, rgb=rgb)
