@@ -115,7 +115,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, notes: li
         raise ImageFileError("permission denied") from None
     except OSError as error:
         raise ImageFileError(f"cannot read: {error.strerror or error}") from None
-    return decode_image(data, max_pixels)
+    return decode_image(data, max_pixels, notes)
 
 
 def fit_to_format(image: np.ndarray, extension: str) -> np.ndarray:
