@@ -117,3 +117,29 @@ def test_bad_guidance_is_a_usage_error_and_nothing_is_written(run, tmp_path, opt
     assert code == 2
     assert ONE_LINE.match(err) and reason in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_reference_guides_every_frame_of_a_video(run, tmp_path):
+    av = pytest.importorskip("av")
+    clip = tmp_path / "clip.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for index in range(4):
+            frame = np.full((48, 64, 3), 90 + 10 * index, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    reference = tmp_path / "ref.png"
+    blue = np.zeros((32, 32, 3), np.uint8)
+    blue[:] = (200, 90, 30)
+    reference.write_bytes(files.encode_image(blue, ".png"))
+    code, _, err = run(clip, "--reference", reference, "-o", tmp_path / "blue.mp4")
+    assert code == 0, err
+    code, _, err = run(clip, "--hint", "1,1,red")
+    assert code == 2 and "a video takes --reference" in err
+    with av.open(str(tmp_path / "blue.mp4")) as container:
+        frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    assert len(frames) == 4
+    assert all(colour.bgr_to_lab(f)[..., 2].mean() < -3 for f in frames)  # blue: negative b in every frame

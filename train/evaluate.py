@@ -154,12 +154,14 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
-def write_grid(rows: list[tuple[str, list[np.ndarray]]], path: Path) -> None:
-    """One row per photo: gray input | ours | truth (BGR panels of equal height), the photo named below."""
-    figure = Figure(figsize=(3 * 3.2, 2.7 * len(rows)), dpi=100, layout="constrained")
-    axes = figure.subplots(len(rows), 3, squeeze=False)
-    for axis, title in zip(axes[0], ("gray input", "ours", "truth")):
-        axis.set_title(title)
+def write_grid(rows: list[tuple[str, list[np.ndarray]]], path: Path,
+               titles: tuple[str, ...] = ("gray input", "ours", "truth")) -> None:
+    """One row per photo: a column per title (default gray input | ours | truth; BGR panels of equal height), the
+    photo named below the second."""
+    figure = Figure(figsize=(len(titles) * 3.2, 2.7 * len(rows)), dpi=100, layout="constrained")
+    axes = figure.subplots(len(rows), len(titles), squeeze=False)
+    for axis, title in zip(axes[0], titles):
+        axis.set_title(title, fontsize=9)
     for row, (name, panels) in zip(axes, rows):
         for axis, panel in zip(row, panels):
             axis.imshow(cv2.cvtColor(panel, cv2.COLOR_BGR2RGB))

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from matplotlib.figure import Figure
 
 from colorize_runtime import Colorizer
 from train.data import find_photos
 from train.evaluate import (SkipPhoto, folder_reference, photo_rng, read_truth, simulated_hints, source_folder,
-                            thumbnail)
+                            thumbnail, write_grid)
 
 TITLES = ("gray input", "automatic", "3 hints", "reference (another photo of its folder)", "original")
 
@@ -64,18 +63,8 @@ def main(argv: list[str] | None = None) -> None:
                   mark_hints(colorizer.colorize(gray, hints=hints), hints),
                   colorizer.colorize(gray, reference=colorizer.reference(other)) if other else gray, truth]
         rows.append((path.relative_to(args.data).as_posix(), [thumbnail(p) for p in panels]))
-    figure = Figure(figsize=(5 * 3.2, 2.7 * len(rows)), dpi=100, layout="constrained")
-    axes = figure.subplots(len(rows), 5, squeeze=False)
-    for axis, title in zip(axes[0], TITLES):
-        axis.set_title(title, fontsize=9)
-    for row, (name, panels) in zip(axes, rows):
-        for axis, panel in zip(row, panels):
-            axis.imshow(cv2.cvtColor(panel, cv2.COLOR_BGR2RGB))
-            axis.set_xticks([])
-            axis.set_yticks([])
-        row[0].set_ylabel(name, fontsize=7)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(args.out)
+    write_grid(rows, args.out, TITLES)
     print(f"wrote {args.out}")
 
 

@@ -464,7 +464,8 @@ def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: Pho
                 job.target.parent.mkdir(parents=True, exist_ok=True)
                 if image is None:  # a video
                     size = video.colorize_for_command_line(colorizer, job.source, job.target, args,
-                                                           lambda message: report.note(job.source, message))
+                                                           lambda message: report.note(job.source, message),
+                                                           guidance.reference if guidance else None)
                 else:
                     guided = guidance.for_photo(job.source) if guidance else {}
                     files.write_image(job.target, colorizer.colorize(image, **guided), args.quality)

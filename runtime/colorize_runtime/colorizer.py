@@ -338,14 +338,16 @@ class Colorizer:
             ab *= np.float32(0.5)
         return ab
 
-    def colorize_frames(self, frames, temporal_smoothing: float | None = None, network_interval: int | None = None):
+    def colorize_frames(self, frames, temporal_smoothing: float | None = None, network_interval: int | None = None,
+                        reference=None):
         """Colourise a film's frames in order (an iterable of arrays as colorize takes them) -> an iterator of
         BGR frames, the colour smoothed over time and reset at scene cuts, the network on every
-        network_interval-th frame: video.colorize_frames. For apps that decode and encode video themselves;
-        needs no PyAV."""
+        network_interval-th frame: video.colorize_frames (reference: a colour photo guiding every frame, with the
+        guided model). For apps that decode and encode video themselves; needs no PyAV."""
         from colorize_runtime import video
 
-        return video.colorize_frames(self, frames, temporal_smoothing, network_interval=network_interval)
+        return video.colorize_frames(self, frames, temporal_smoothing, network_interval=network_interval,
+                                     reference=reference)
 
     def colorize_video(self, source: str | Path, target: str | Path, **options):
         """Colourise a video file into target (H.264; audio and subtitles copied): video.colorize_video, whose

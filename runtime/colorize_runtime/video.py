@@ -157,13 +157,15 @@ class FrameColorizer:
     mirror pass would only repeat at twice the cost."""
 
     def __init__(self, colorizer, temporal_smoothing: float | None = None, rotation: int = 0,
-                 mirror: bool = False, interval: int | None = None) -> None:
+                 mirror: bool = False, interval: int | None = None, reference=None) -> None:
         strength = smoothing_strength(temporal_smoothing)
         self.interval = checked_interval(interval)
         self.colorizer = colorizer
         self.smoother = TemporalSmoother(strength) if strength or self.interval > 1 else None
         self.turns = round(rotation / 90) % 4
         self.mirror = mirror
+        # a reference photo's colours guide every frame (the guided model: guided.Reference)
+        self.global_hint = None if reference is None else colorizer.reference(reference).distribution
         self.since_network = 0  # frames since the network last saw one, the current one included
 
     @property
@@ -179,7 +181,7 @@ class FrameColorizer:
         if smoother is not None and self.since_network < self.interval:
             ab = smoother.carry(lightness)
         if ab is None:
-            ab = self.colorizer.colour_of_lightness(lightness, mirror=self.mirror)
+            ab = self.colorizer.colour_of_lightness(lightness, mirror=self.mirror, global_hint=self.global_hint)
             if smoother is not None:
                 ab = smoother(lightness, ab, frames=self.since_network)
             self.since_network = 0
@@ -187,13 +189,15 @@ class FrameColorizer:
 
 
 def colorize_frames(colorizer, frames: Iterable[np.ndarray], temporal_smoothing: float | None = None,
-                    mirror: bool = False, network_interval: int | None = None) -> Iterator[np.ndarray]:
+                    mirror: bool = False, network_interval: int | None = None, reference=None
+                    ) -> Iterator[np.ndarray]:
     """Colourise frames in order: gray (H, W) or BGR (H, W, 3), uint8 or uint16 -> BGR frames of the same size
     and dtype, their colour smoothed over time (strength temporal_smoothing, default DEFAULT_TEMPORAL_SMOOTHING,
     0 off) and reset at scene cuts; the network sees every network_interval-th frame (default
     DEFAULT_NETWORK_INTERVAL; 1: every frame), the others carry the colour along the motion (FrameColorizer).
-    Frames are taken one at a time, so any length streams."""
-    film = FrameColorizer(colorizer, temporal_smoothing, mirror=mirror, interval=network_interval)
+    Frames are taken one at a time, so any length streams. reference: as colorize_video takes it."""
+    film = FrameColorizer(colorizer, temporal_smoothing, mirror=mirror, interval=network_interval,
+                          reference=reference)
     for image in frames:
         if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3) or image.size == 0 \
                 or (image.ndim == 3 and image.shape[2] != 3):
@@ -370,12 +374,14 @@ def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: 
                    crf: int = DEFAULT_CRF, temporal_smoothing: float | None = None,
                    network_interval: int | None = None,
                    progress: Callable[[int, int | None], None] | None = None,
-                   max_pixels: int | None = None) -> VideoResult:
+                   max_pixels: int | None = None, reference=None) -> VideoResult:
     """Colourise a video file into target (.mp4, .mov or .mkv: the muxer): H.264 at crf, the colour smoothed
     over time (temporal_smoothing: the weight of the past, default DEFAULT_TEMPORAL_SMOOTHING, 0 off), the
     network on every network_interval-th frame (default DEFAULT_NETWORK_INTERVAL), audio and subtitle streams
     copied. progress(frames done, frames in the file or None) is called after each frame. A film whose frames
     have more than max_pixels pixels (None: files.DEFAULT_MAX_PIXELS) is refused before a frame is decoded.
+    reference: a colour photo (a path, a BGR array or Colorizer.reference's result) whose colours guide every
+    frame; needs the guided model.
 
     The rules of colorize-run: the input is never overwritten, even with force; an existing target raises
     files.OutputExistsError unless force; the video is written to a temporary file beside target and renamed when
@@ -394,13 +400,15 @@ def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: 
     files.check_target(source, target, force)
     smoothing_strength(temporal_smoothing)  # checked before the file is opened
     checked_interval(network_interval)  # likewise
+    if reference is not None:
+        reference = colorizer.reference(reference)  # read and checked once, before the file is opened
     container, stream = _open_input(av, source)
     _check_frame_size(container, stream, max_pixels or files.DEFAULT_MAX_PIXELS)
     temporary = leftovers.temporary_path(target)
     try:
         with container:
             result = _transcode(av, colorizer, container, stream, temporary, muxer, crf, temporal_smoothing,
-                                network_interval, progress)
+                                network_interval, progress, reference)
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(temporary, target)
@@ -412,7 +420,7 @@ def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: 
 
 
 def _transcode(av, colorizer, container, stream, temporary: Path, muxer: str, crf: int,
-               temporal_smoothing: float | None, interval: int | None, progress) -> VideoResult:
+               temporal_smoothing: float | None, interval: int | None, progress, reference=None) -> VideoResult:
     started = time.perf_counter()
     notes: list[str] = []
     stop = threading.Event()
@@ -447,7 +455,7 @@ def _transcode(av, colorizer, container, stream, temporary: Path, muxer: str, cr
             raise VideoFileError("no video frame could be decoded (truncated or damaged)")
         frame = first["frame"]
         rotation = round(frame.rotation or 0)
-        film = FrameColorizer(colorizer, temporal_smoothing, rotation, interval=interval)
+        film = FrameColorizer(colorizer, temporal_smoothing, rotation, interval=interval, reference=reference)
         encoder = _add_video_stream(output, stream, frame.width, frame.height, crf, rotation)
         copies = {copied.index: output.add_stream_from_template(copied) for copied in copyable}
 
@@ -565,7 +573,8 @@ def _check_complete(stream, count: int, reach: _Reach, others_read: bool, contai
         raise VideoFileError(f"truncated video: it ends at {reached:.2f} s of {expected:.2f} s")
 
 
-def colorize_for_command_line(colorizer, source: Path, target: Path, args, note: Callable[[str], None]) -> tuple:
+def colorize_for_command_line(colorizer, source: Path, target: Path, args, note: Callable[[str], None],
+                              reference=None) -> tuple:
     """colorize_video with colorize-run's options (--force, --crf, --temporal-smoothing, --network-interval), a
     progress bar in
     frames on a terminal (tqdm: rate and time left), notes for the streams not copied and, with -v, the frame
@@ -583,11 +592,11 @@ def colorize_for_command_line(colorizer, source: Path, target: Path, args, note:
             bar.total = total
         bar.update(1)
 
-    try:
+    try:  # "bar is not None": a tqdm without a total has no truth value
         result = colorize_video(colorizer, source, target, force=args.force, crf=args.crf,
                                 temporal_smoothing=args.temporal_smoothing, network_interval=args.network_interval,
                                 progress=progress if bar is not None else None,
-                                max_pixels=args.max_pixels)  # a tqdm without a total has no truth value
+                                max_pixels=args.max_pixels, reference=reference)
     finally:
         if bar is not None:
             bar.close()
