@@ -156,3 +156,16 @@ def test_suggested_colours_follow_a_pin(guided_colorizer):
     assert np.linalg.norm(np.array(pinned[0].ab) - guided.colour_ab("#2060e0")) < 25
     with pytest.raises(ColorizeError, match="outside"):
         guided_colorizer.suggest(gray, 300, 10)
+
+
+def test_a_guided_file_without_its_hint_contract_is_refused(tmp_path):
+    import onnx
+
+    model = onnx.load(str(GUIDED))
+    kept = [p for p in model.metadata_props if p.key != "hints"]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    broken = tmp_path / "guided_without_hints.onnx"
+    onnx.save(model, str(broken))
+    with pytest.raises(ColorizeError, match="needs a hint contract"):
+        Colorizer(broken, threads=1)

@@ -163,7 +163,9 @@ class Colorizer:
                                     f"{fp32_path.name}; `python -m export CHECKPOINT` writes both), or use "
                                     "precision fp32")
         if not self.model_path.is_file():
-            raise ColorizeError(f"{self.model_path}: model file not found")
+            shipped = f" (the shipped models: {', '.join(SHIPPED_MODELS)}; or an ONNX file's path)" \
+                if isinstance(model, str) and Path(model).name == model and not model.endswith(".onnx") else ""
+            raise ColorizeError(f"{self.model_path}: model file not found{shipped}")
         self.precision = precision
         model_check.check_external_data(self.model_path)
         try:
@@ -194,14 +196,29 @@ class Colorizer:
         self.batch = batch or WINDOWS_PER_RUN.get(self.session.get_providers()[0], 1)
         self.mirror = size is not None if mirror is None else bool(mirror)
         self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [self.session.get_outputs()[0].name]  # the colour (the guided file has two outputs)
         # the guided model's extra inputs (guided.py): fed zeros when a photo has no hints
         self.guided = [i.name for i in self.session.get_inputs()] == GUIDED_INPUTS
-        self.ab_cells = np.array(self.metadata["hints"]["ab_cells"], np.float32) if self.guided else None
+        self.ab_cells = self._read_ab_cells() if self.guided else None
 
     def _read_contract(self) -> dict:
         """The model's inputs, outputs and colour contract checked (model_check); the contract."""
         model_check.check_inputs_and_outputs(self.session, self.model_path)
         return model_check.read_contract(self.session, self.model_path)
+
+    def _read_ab_cells(self) -> np.ndarray:
+        """The guided model's ab cells (Q, 2) from its hint contract (metadata "hints"): what its global hint and
+        its colour distribution are over."""
+        try:
+            cells = np.array(json.loads(self.session.get_modelmeta().custom_metadata_map["hints"])["ab_cells"],
+                             np.float32)
+        except (KeyError, TypeError, ValueError):
+            cells = None
+        if cells is None or cells.ndim != 2 or cells.shape[1] != 2 \
+                or self.session.get_inputs()[2].shape[1:] not in ([len(cells)], ["Q"]):
+            raise ColorizeError(f"{self.model_path}: a guided model needs a hint contract with its ab cells "
+                                "(metadata \"hints\": {\"ab_cells\": [[a, b], ...]}, one per global hint entry)")
+        return cells
 
     @property
     def metadata(self) -> dict:
@@ -238,7 +255,7 @@ class Colorizer:
                                  else np.zeros((len(chunk), 3, win, win), np.float32))
                 feed["global_hint"] = np.tile(np.zeros(len(self.ab_cells), np.float32) if global_hint is None
                                               else np.asarray(global_hint, np.float32), (len(chunk), 1))
-            prediction = self.session.run(None, feed)[0]
+            prediction = self.session.run(self.output_names, feed)[0]
             prediction = colour.denormalise_ab(prediction.transpose(0, 2, 3, 1), self.contract)  # (n, win, win, 2)
             if ramp_2d is not None:
                 prediction *= ramp_2d
