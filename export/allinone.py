@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import cv2
@@ -35,7 +34,7 @@ from onnx import TensorProto, compose, helper, inliner
 from onnxscript import DOUBLE, FLOAT, INT32, INT64, UINT8, script
 from onnxscript import opset18 as op
 
-from colorize_runtime import Colorizer
+from colorize_runtime import Colorizer, files
 
 INPUT, OUTPUT, SATURATION = "rgb", "colorized_rgb", "saturation"
 NETWORK_INPUT, NETWORK_OUTPUT = "L", "ab"
@@ -445,9 +444,8 @@ def write(network_path: Path, photo_path: Path, output: Path | None = None) -> P
                          f"(needed: {PARITY_WITHIN_ONE_LEVEL:.0%} of values within 1 level and "
                          f"{PARITY_WITHIN_TWO_LEVELS:.1%} within 2); not written")
     output = output or allinone_path(network_path)
-    tmp = output.with_name(output.name + ".tmp")
-    onnx.save_model(model, tmp, save_as_external_data=False)
-    os.replace(tmp, output)
+    with files.replacing(output) as temporary:
+        onnx.save_model(model, temporary, save_as_external_data=False)
     print(f"wrote {output}: {output.stat().st_size / 1e6:.2f} MB")
     return output
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from colorize_runtime import __version__, colour
+from colorize_runtime import __version__, colour, files
 from export import allinone, quantize
 from export.photo import centre_window
 from train.model import Colorizer, DecodedColorizer
@@ -126,9 +125,8 @@ def export(checkpoint_path: Path, output: Path, photo: Path = SAMPLE_PHOTO, all_
         model_proto.metadata_props.add(key=key, value=json.dumps(value))
     diffs = verify(model_proto, model, photo)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    onnx.save_model(model_proto, tmp, save_as_external_data=False)
-    os.replace(tmp, output)
+    with files.replacing(output) as temporary:
+        onnx.save_model(model_proto, temporary, save_as_external_data=False)
     data = output.read_bytes()
     for name, diff in diffs.items():
         print(f"parity onnxruntime vs torch, {name}: max abs diff {diff:.2e}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from colorize_runtime import colour
+from colorize_runtime import colour, files
 from export.export import (OPSET, PARITY_TOLERANCE, REPOSITORY, SAMPLE_PHOTO, metadata as base_metadata, sample_input,
                            without_stack_traces)
 from train.guided import DecodedGuidedColorizer, GuidedColorizer, simulate_points
@@ -115,12 +114,8 @@ def export(checkpoint_path: Path, output: Path, photo: Path = SAMPLE_PHOTO) -> N
         model_proto.metadata_props.add(key=key, value=json.dumps(value))
     diffs = verify(model_proto, model, photo)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    try:
-        tmp.write_bytes(model_proto.SerializeToString())
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with files.replacing(output) as temporary:
+        temporary.write_bytes(model_proto.SerializeToString())
     for name, diff in diffs.items():
         print(f"parity, {name}: max abs diff {diff:.2e}")
     print(f"wrote {output}: {output.stat().st_size / 1e6:.2f} MB")

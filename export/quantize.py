@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
                                       quantize_static)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from colorize_runtime import colour
+from colorize_runtime import colour, files
 from colorize_runtime.colorizer import int8_model_path
 from train.data import find_photos
 
@@ -108,9 +107,8 @@ def quantize(model: Path, photos: Path | None = None, output: Path | None = None
             "format": "static QDQ", "activations": "uint8", "weights": "int8 per channel",
             "calibration": f"min/max on {len(windows)} windows of the photos in {photos.name}/",
             "mean_ab_difference_vs_fp32": round(difference, 4)}))
-        tmp = output.with_name(output.name + ".tmp")
-        onnx.save_model(int8_model, tmp)
-        os.replace(tmp, output)
+        with files.replacing(output) as temporary:
+            onnx.save_model(int8_model, temporary)
     print(f"wrote {output}: {output.stat().st_size / 1e6:.2f} MB, int8 vs fp32 on {len(windows)} calibration "
           f"windows: mean |ab difference| {difference:.3f}")
     return output

@@ -19,6 +19,15 @@ OUTPUT_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 DEFAULT_MAX_PIXELS = 400_000_000  # files.DEFAULT_MAX_PIXELS, repeated so that --help needs no OpenCV
 DEFAULT_CRF = 20  # video.DEFAULT_CRF, likewise
 STDIO = "-"
+EPILOG = """examples:
+  colorize-run photo.jpg                  writes photo_color.jpg beside it
+  colorize-run -r family/ -o coloured/    a folder tree, mirrored into coloured/
+  colorize-run film.mp4                   writes film_color.mp4, sound kept (needs colorize-runtime[video])
+  cat photo.jpg | colorize-run - > out.png
+  colorize-run -r scans/ --report - | jq .status    the JSON lines on stdout
+
+exit codes: 0 every file done or skipped; 1 some failed (the others were done); 2 usage errors and bad models
+(before any file is touched); 130 Ctrl-C, 143 SIGTERM (no half-written file is left behind)"""
 
 
 class UsageError(Exception):
@@ -85,11 +94,12 @@ def _non_negative(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     from colorize_runtime import __version__
 
-    parser = argparse.ArgumentParser(prog=PROG, description="Colourise black-and-white photos. Outputs are "
-                                     "written atomically, never over an input, and existing ones are skipped.")
-    parser.add_argument("inputs", nargs="+", metavar="PHOTO",
-                        help="photo files, folders (with -r) or glob patterns; - reads one image from stdin "
-                             "and writes PNG to stdout")
+    parser = argparse.ArgumentParser(prog=PROG, description="Colourise black-and-white photos and videos. Outputs "
+                                     "are written atomically, never over an input, and existing ones are skipped.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", metavar="FILE",
+                        help="photo or video files, folders (with -r) or glob patterns; - reads one image from "
+                             "stdin and writes PNG to stdout")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="output file for one input, or folder for many (created if missing); "
                              "default: NAME_color.EXT beside each input")
@@ -112,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the network sees every Nth frame, the frames between carry its colour along the "
                              "motion; 1: every frame (default: 4)")
     parser.add_argument("--report", metavar="FILE",
-                        help="also write one JSON line per photo to FILE: path, output, status (written, skipped, "
-                             "failed), reason, seconds")
+                        help="also write one JSON line per file to FILE: path, output, status (written, skipped, "
+                             "failed), reason, seconds; - writes them to stdout (the 'SOURCE -> TARGET' lines then "
+                             "go to stderr)")
     # Model options left out are not passed on, so that the Colorizer's own defaults apply.
     model = parser.add_argument_group("model", argument_default=argparse.SUPPRESS)
     model.add_argument("--model", metavar="NAME|PATH", default=os.environ.get("COLORIZE_MODEL"),
@@ -245,7 +256,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
         elif resolved in targets:
             job.error = f"output {job.target} is also the output of {targets[resolved].source}"
         targets.setdefault(resolved, job)
-    report = Path(args.report).resolve() if getattr(args, "report", None) else None
+    report = Path(args.report).resolve() if getattr(args, "report", None) not in (None, "", STDIO) else None
     if report and (report in inputs or report in targets):
         raise UsageError(f"--report {args.report} is one of the photos or outputs")
     return jobs

@@ -8,8 +8,10 @@ from __future__ import annotations
 import importlib
 import os
 import warnings
+from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -142,20 +144,31 @@ def encode_image(image: np.ndarray, extension: str, quality: int = DEFAULT_QUALI
     return encoded.tobytes()
 
 
-def write_atomic(target: Path, data: bytes) -> None:
-    """Write data to target through a temporary file in the same folder and a rename: target is then either
-    its old self or the complete new file, never half-written, whatever happens (crash, full disk, Ctrl-C)."""
+@contextmanager
+def replacing(target: str | Path) -> Iterator[Path]:
+    """Every output's way onto the disk (photos, videos, the export's models): the block writes the new file at
+    the path it is given, a temporary file beside target named as ours (leftovers.temporary_path); when the block
+    ends, that file is synced and renamed onto target. target is then either its old self or the complete new
+    file, never half-written, whatever happens (crash, full disk, Ctrl-C): if the block raises, the temporary
+    file is removed and target is left as it was."""
+    target = Path(target)
     temporary = leftovers.temporary_path(target)
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+        yield temporary
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write data to target through replacing: never half-written."""
+    with replacing(target) as temporary:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
 
 
 def write_image(target: str | Path, image: np.ndarray, quality: int = DEFAULT_QUALITY) -> None:

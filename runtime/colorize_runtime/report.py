@@ -3,7 +3,8 @@
 One line per photo (`SOURCE -> TARGET` on stdout; skipped and failed photos as `colorize-run: PATH: REASON` on
 stderr), a progress bar on a terminal, the summary and the exit code at the end, and, with --report FILE, one JSON
 object per photo in FILE, written as each result arrives: {"path", "output", "status", "reason", "seconds"} (and
-"node", the Ray node that did it, under --ray). status is written, skipped or failed.
+"node", the Ray node that did it, under --ray). status is written, skipped or failed. --report - writes the JSON
+lines to stdout, and the `SOURCE -> TARGET` lines go to stderr instead, so that stdout is the report alone.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from colorize_runtime.jobs import PROG
 from colorize_runtime.process_guard import printed, shown, stdout_gone
 
 WRITTEN, SKIPPED, FAILED = "written", "skipped", "failed"
+REPORT_TO_STDOUT = "-"
 
 
 def one_line(error: BaseException) -> str:
@@ -30,7 +32,9 @@ class BatchReport:
         """Opens args.report (OSError if it cannot be written) and, on a terminal, the progress bar."""
         self.total, self.quiet, self.verbose = total, args.quiet, args.verbose
         self.counts = dict.fromkeys((WRITTEN, SKIPPED, FAILED), 0)
-        self._file = open(args.report, "w", encoding="utf-8") if args.report else None
+        to_stdout = args.report == REPORT_TO_STDOUT
+        self._file = (sys.stdout if to_stdout else open(args.report, "w", encoding="utf-8")) if args.report else None
+        self._written_lines = sys.stderr if to_stdout else sys.stdout  # where 'SOURCE -> TARGET' goes
         self._report, self.report_error = args.report, None  # why the report file could not be written to the end
         self._progress = None
         if total > 1 and not args.quiet and sys.stderr.isatty():  # not in logs and pipes
@@ -62,7 +66,7 @@ class BatchReport:
             details = [f"{size[0]}x{size[1]}"] if size else []
             details += [f"{seconds:.1f} s"] if seconds is not None else []
             self._print(f"{source} -> {target}" + (f" ({', '.join(details)})" if self.verbose and details else ""),
-                        sys.stdout)
+                        self._written_lines)
         elif status == FAILED or (status == SKIPPED and not self.quiet):
             self._print(f"{PROG}: {source}: {reason}", sys.stderr)
         if self._file is not None:
@@ -82,7 +86,7 @@ class BatchReport:
             self._progress.close()
         if self._file is not None:
             try:
-                self._file.close()
+                self._file.flush() if self._file is sys.stdout else self._file.close()
             except OSError as error:
                 self._lose_report(error)
 
@@ -91,6 +95,8 @@ class BatchReport:
         self._print(f"{PROG}: --report {self._report}: {self.report_error}; the report stops here, the photos go "
                     "on", sys.stderr)
         file, self._file = self._file, None
+        if file is sys.stdout:  # --report -, whose reader has gone
+            return stdout_gone()
         try:
             file.close()
         except OSError:

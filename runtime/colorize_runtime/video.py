@@ -12,7 +12,6 @@ recolour + encode), so memory does not grow with the film's length.
 """
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -23,7 +22,7 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from colorize_runtime import colour, leftovers
+from colorize_runtime import colour
 from colorize_runtime.errors import ColorizeError
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
@@ -290,11 +289,14 @@ _PLANAR_YUV = ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444
 def _luma(frame) -> np.ndarray:
     """A decoded frame's lightness as a full-range gray uint8 (H, W): the Y plane itself for 8-bit YUV (range
     expanded with a table when it is TV range), else FFmpeg's conversion to gray."""
+    from av.video.reformatter import ColorRange
+
     if frame.format.name not in _PLANAR_YUV:
         return frame.to_ndarray(format="gray")
     plane = frame.planes[0]
     y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
-    full_range = frame.format.name.startswith("yuvj") or frame.format.name == "gray" or frame.color_range == 2
+    full_range = frame.format.name.startswith("yuvj") or frame.format.name == "gray" \
+        or frame.color_range == ColorRange.JPEG
     return np.ascontiguousarray(y) if full_range else cv2.LUT(y, _TV_TO_FULL_RANGE)
 
 
@@ -343,6 +345,8 @@ def _copyable_streams(output, container, notes: list[str]) -> list:
 
 
 def _add_video_stream(output, stream, width: int, height: int, crf: int, rotation: int):
+    from av.video.reformatter import ColorRange, Colorspace
+
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     encoder = output.add_stream("libx264", rate=rate)
     encoder.width, encoder.height = width, height
@@ -350,8 +354,8 @@ def _add_video_stream(output, stream, width: int, height: int, crf: int, rotatio
     encoder.pix_fmt = "yuv420p" if even else "yuv444p"  # 4:2:0 needs even sizes
     encoder.time_base = stream.time_base
     encoder.codec_context.time_base = stream.time_base
-    encoder.codec_context.colorspace = 5  # BT.470 BG = BT.601, as cv2's BGR -> I420 conversion
-    encoder.codec_context.color_range = 1  # TV (MPEG) range
+    encoder.codec_context.colorspace = Colorspace.ITU601  # BT.601 (FFmpeg's BT.470 BG), as cv2's BGR -> I420
+    encoder.codec_context.color_range = ColorRange.MPEG  # TV range
     encoder.options = {"crf": str(crf), "preset": ENCODER_PRESET}
     if rotation:
         encoder.set_display_rotation(rotation)
@@ -361,12 +365,14 @@ def _add_video_stream(output, stream, width: int, height: int, crf: int, rotatio
 def _yuv_frame(av, gray: np.ndarray, ab: np.ndarray, pix_fmt: str):
     """The output frame for the encoder (BT.601, TV range): made straight in 4:2:0 (colour.recolour_i420, a
     quarter of the colour conversions) where the size allows, else recoloured in BGR and converted by FFmpeg."""
+    from av.video.reformatter import ColorRange, Colorspace
+
     if pix_fmt == "yuv420p":
         frame = av.VideoFrame.from_ndarray(colour.recolour_i420(gray, ab), format="yuv420p")
     else:
         frame = av.VideoFrame.from_ndarray(colour.recolour(gray, ab), format="bgr24").reformat(
-            format=pix_fmt, dst_colorspace=5, dst_color_range=1)
-    frame.colorspace, frame.color_range = 5, 1
+            format=pix_fmt, dst_colorspace=Colorspace.ITU601, dst_color_range=ColorRange.MPEG)
+    frame.colorspace, frame.color_range = Colorspace.ITU601, ColorRange.MPEG
     return frame
 
 
@@ -404,17 +410,9 @@ def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: 
         reference = colorizer.reference(reference)  # read and checked once, before the file is opened
     container, stream = _open_input(av, source)
     _check_frame_size(container, stream, max_pixels or files.DEFAULT_MAX_PIXELS)
-    temporary = leftovers.temporary_path(target)
-    try:
-        with container:
-            result = _transcode(av, colorizer, container, stream, temporary, muxer, crf, temporal_smoothing,
-                                network_interval, progress, reference)
-        with open(temporary, "rb+") as written:
-            os.fsync(written.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with files.replacing(target) as temporary, container:
+        result = _transcode(av, colorizer, container, stream, temporary, muxer, crf, temporal_smoothing,
+                            network_interval, progress, reference)
     result.target = target
     return result
 
