@@ -32,6 +32,7 @@ def declared() -> tuple[dict[str, str], str]:
     config = configparser.ConfigParser()
     config.read(REPOSITORY / "setup.cfg")
     requirements = [line.strip() for line in config["options"]["install_requires"].splitlines() if line.strip()]
+    requirements.append(config["options.extras_require"]["cpu"].strip())  # onnxruntime: the [cpu] extra
     floors = dict(requirement.split(">=") for requirement in requirements)
     return floors, config["options"]["python_requires"].removeprefix(">=")
 

@@ -21,7 +21,7 @@ def test_fresh_venv_with_only_pip_install_runs_colorize_run_without_torch(tmp_pa
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python, colorize_run = env_dir / "bin" / "python", env_dir / "bin" / "colorize-run"
-    subprocess.run([python, "-m", "pip", "install", "-q", str(wheel)], check=True)
+    subprocess.run([python, "-m", "pip", "install", "-q", f"{wheel}[cpu]"], check=True)
 
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(SAMPLE_PHOTO.read_bytes())

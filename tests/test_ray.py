@@ -190,7 +190,7 @@ def _photo(path: Path) -> Path:
 def test_ray_not_installed_says_what_to_install(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     assert main([str(_photo(tmp_path / "a.jpg")), "--ray"]) == 2
-    assert "pip install 'colorize-runtime[ray]'" in capsys.readouterr().err
+    assert "pip install 'ray[data]==2.60.0'" in capsys.readouterr().err
     assert not (tmp_path / "a_color.jpg").exists()
 
 

@@ -265,7 +265,7 @@ def test_a_video_without_the_video_extra_says_what_to_install(run, tmp_path, mon
     monkeypatch.setitem(sys.modules, "av", None)  # import av now fails, as without PyAV
     code, _, err = run(clip)
     assert code == 1
-    assert f"colorize-run: {clip}: reading videos needs PyAV: pip install colorize-runtime[video]" in err
+    assert f"colorize-run: {clip}: reading videos needs PyAV: pip install 'av==18.1.0'" in err
 
 
 def test_the_input_is_never_overwritten(run, tmp_path):

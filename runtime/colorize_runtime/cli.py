@@ -332,9 +332,11 @@ def _main(argv: list[str] | None) -> int:
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # each failure gets one line of ours
     reader = None if stdio else PhotoReader(jobs, args)  # the first photo is read while onnxruntime and the model load
-    from colorize_runtime.colorizer import ColorizeError, Colorizer
+    from colorize_runtime.errors import ColorizeError
 
     try:
+        from colorize_runtime.colorizer import Colorizer  # a ColorizeError without onnxruntime
+
         colorizer = Colorizer(args.model, **{name: getattr(args, name) for name in MODEL_OPTIONS if name in args})
     except ColorizeError as error:
         if reader:

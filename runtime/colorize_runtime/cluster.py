@@ -39,7 +39,8 @@ from colorize_runtime.report import FAILED, SKIPPED, WRITTEN, BatchReport, one_l
 
 BATCH_SIZE = 4          # photos per map_batches call; a photo's result reaches the driver when its batch is done
 MAX_TASK_RETRIES = 3    # reruns of a batch whose worker died, before its photos are reported failed
-INSTALL_HINT = "--ray needs Ray Data: pip install 'colorize-runtime[ray]' (on every node of the cluster)"
+INSTALL_HINT = ("--ray needs Ray Data: pip install 'ray[data]==2.60.0' (in a clone of colorize: pip install "
+                "'.[ray]'), on every node of the cluster")
 ADDRESS = re.compile(r"^(auto|local|[a-z][a-z0-9+.-]*://.+|[^/\\]+:\d+)$")  # what ray.init takes
 
 

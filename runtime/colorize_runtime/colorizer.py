@@ -7,10 +7,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from colorize_runtime import colour, inputs, model_check, options
 from colorize_runtime.errors import ColorizeError
+
+try:
+    import onnxruntime as ort
+except ImportError:  # installed without its extra: [cpu] brings onnxruntime, [gpu] onnxruntime-gpu (the same module)
+    raise ColorizeError("onnxruntime is not installed: in a clone of colorize, pip install '.[cpu]' (or '.[gpu]' "
+                        "for CUDA; one of the two)") from None
 
 
 # The models shipped in the package, by name (models/MODEL_CARD.md): the default predicts a distribution over

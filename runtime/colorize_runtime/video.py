@@ -43,7 +43,7 @@ CUT_LIGHTNESS, CUT_FRACTION = 15.0, 0.5  # a scene cut: over half the pixels dif
 CARRY_MISMATCH = 0.05  # a frame the network would skip is shown to it when over 5 % of it is new (carry)
 QUEUE_FRAMES = 4  # frames waiting between two threads
 MIN_FLOW_SIDE = 16  # OpenCV's DIS optical flow refuses smaller images: tinier films are coloured frame by frame
-INSTALL_HINT = "reading videos needs PyAV: pip install colorize-runtime[video]"
+INSTALL_HINT = "reading videos needs PyAV: pip install 'av==18.1.0' (in a clone of colorize: pip install '.[video]')"
 
 
 class VideoFileError(ColorizeError):
