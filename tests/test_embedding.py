@@ -151,12 +151,37 @@ def test_shipped_all_in_one_file_is_the_shipped_network_wrapped():
     assert allinone.agrees(allinone.shares_within(got, expected_rgb))
 
 
+def npm_packages_missing(folder) -> list[str]:
+    """The packages of folder's package.json, dependencies and devDependencies, that its node_modules lacks (or
+    holds at another version than an exact pin): after `npm ci --omit=dev`, as docs/EMBEDDING.md says for the
+    page, the test driver's playwright-core."""
+    manifest = json.loads((folder / "package.json").read_text())
+    missing = []
+    for name, version in {**manifest.get("dependencies", {}), **manifest.get("devDependencies", {})}.items():
+        installed = folder / "node_modules" / name / "package.json"
+        exact = re.fullmatch(r"\d+\.\d+\.\d+", version)
+        if not installed.is_file() or (exact and json.loads(installed.read_text()).get("version") != version):
+            missing.append(name)
+    return missing
+
+
+def test_npm_packages_missing_finds_what_npm_ci_omit_dev_leaves_out(tmp_path):
+    (tmp_path / "package.json").write_text(json.dumps({"dependencies": {"a": "1.2.3", "c": "^2.0.0"},
+                                                       "devDependencies": {"b": "4.5.6"}}))
+    for name, version in (("a", "1.2.3"), ("c", "2.1.0")):  # as npm ci --omit=dev installs them
+        (tmp_path / "node_modules" / name).mkdir(parents=True)
+        (tmp_path / "node_modules" / name / "package.json").write_text(json.dumps({"version": version}))
+    assert npm_packages_missing(tmp_path) == ["b"]
+    (tmp_path / "node_modules" / "a" / "package.json").write_text(json.dumps({"version": "1.0.0"}))
+    assert npm_packages_missing(tmp_path) == ["a", "b"]  # another version than the pin: npm ci again
+
+
 @pytest.fixture(scope="session")
 def node_example():
-    """The Node.js example with its npm dependencies installed (npm ci when node_modules is missing, as in CI)."""
+    """The Node.js example with its npm dependencies installed (npm ci when any is missing, as in CI)."""
     if not (shutil.which("node") and shutil.which("npm")):
         pytest.skip("node and npm are needed for the Node.js example")
-    if not (NODE_EXAMPLE / "node_modules").is_dir():
+    if npm_packages_missing(NODE_EXAMPLE):
         # the CPU build of onnxruntime-node ships in its package; skip its optional CUDA download
         env = {**os.environ, "ONNXRUNTIME_NODE_INSTALL": "skip"}
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_EXAMPLE, env=env, check=True, timeout=600)
@@ -212,7 +237,7 @@ def web_page(rgb_onnx):
         pytest.skip(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it)")
     if not (shutil.which("node") and shutil.which("npm")):
         pytest.skip("node and npm are needed for the web page (onnxruntime-web) and its driver (playwright-core)")
-    if not (WEB_EXAMPLE / "node_modules").is_dir():
+    if npm_packages_missing(WEB_EXAMPLE):  # playwright-core too, which `npm ci --omit=dev` leaves out
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB_EXAMPLE, check=True, timeout=600)
     spec = importlib.util.spec_from_file_location("serve", WEB_EXAMPLE / "serve.py")
     serve = importlib.util.module_from_spec(spec)
