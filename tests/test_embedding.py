@@ -2,6 +2,7 @@
 page (in headless Chromium) give what the Python runtime gives, at every size the export checks."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import json
@@ -17,7 +18,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from colorize_runtime import Colorizer
+from colorize_runtime import Colorizer, cli, colour
 from tests.conftest import REPOSITORY, SHIPPED_MODEL, SAMPLE_PHOTO, photo_like
 
 pytest.importorskip("torch")  # fresh_onnx exports a network
@@ -229,10 +230,10 @@ def test_node_example_reports_bad_input(node_example, rgb_onnx, tmp_path):
     assert run_node(node_example, rgb_onnx, source, tmp_path / "out.png", "--saturation", "lots").returncode == 2
 
 
-@pytest.fixture(scope="session")
-def web_page(rgb_onnx):
-    """The page served as examples/web/serve.py serves it (127.0.0.1, cross-origin isolated), with the freshly
-    exported all-in-one file at /fresh_rgb.onnx; its URL. Skipped when Chromium, node or npm is missing."""
+@contextlib.contextmanager
+def serving_the_page(files: dict | None = None):
+    """The repository served as examples/web/serve.py serves it (127.0.0.1, cross-origin isolated), files at the
+    URL paths given; the page's URL. Skipped when Chromium, node or npm is missing."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it)")
     if not (shutil.which("node") and shutil.which("npm")):
@@ -242,12 +243,28 @@ def web_page(rgb_onnx):
     spec = importlib.util.spec_from_file_location("serve", WEB_EXAMPLE / "serve.py")
     serve = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(serve)
-    httpd = serve.server(0, files={"/fresh_rgb.onnx": rgb_onnx})
+    httpd = serve.server(0, files=files)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}/examples/web/?model=/fresh_rgb.onnx"
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}/examples/web/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def web_page(rgb_onnx):
+    """The page with the freshly exported all-in-one file (at /fresh_rgb.onnx); its URL."""
+    with serving_the_page({"/fresh_rgb.onnx": rgb_onnx}) as url:
+        yield f"{url}?model=/fresh_rgb.onnx"
+
+
+@pytest.fixture(scope="session")
+def shipped_page():
+    """The page as a person gets it, with the shipped all-in-one and guided files; its URL."""
+    with serving_the_page() as url:
+        yield url
 
 
 def drive_page(url, photo_path, output, *options) -> dict:
@@ -271,3 +288,80 @@ def test_web_page_download_matches_the_python_runtime(web_page, expected, tmp_pa
     assert got.shape == (height, width, 3)
     reference = expected(height, width, gray, float(saturation or 1))
     assert allinone.agrees(allinone.shares_within(got, reference))
+
+
+# The page's guided colour (examples/web/guided.js) with the shipped guided file, against colorize-run.
+PIN_SECONDS = 1.0  # issue 26: a pin recolours a 1 MP photo in at most a second (docs/EMBEDDING.md)
+
+
+def sample_photo(height: int, width: int, gray: bool = False) -> np.ndarray:
+    photo = cv2.resize(cv2.imread(str(SAMPLE_PHOTO)), (width, height), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY) if gray else photo
+
+
+def colorize_run(capsys, *argv) -> str:
+    """colorize-run's standard output for argv (exit 0 asserted)."""
+    code = cli.main([str(arg) for arg in argv] + ["--threads", "2"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def hint_options(pins) -> list[str]:
+    return [option for pin in pins for option in ("--hint", f"{pin['x']},{pin['y']},{pin['hex']}")]
+
+
+def assert_same_suggestions(page: list[dict], printed: str) -> None:
+    """The page's suggestions are colorize-run --suggest's lines ("#rrggbb 0.17"): each colour within 2 levels a
+    channel, each probability within 0.01."""
+    lines = [line.split() for line in printed.splitlines()]
+    assert len(page) == len(lines) >= 1, (page, printed)
+    for suggestion, (hex_colour, probability) in zip(page, lines):
+        levels = [int(colour_hex[i:i + 2], 16) for colour_hex in (suggestion["hex"], hex_colour) for i in (1, 3, 5)]
+        assert max(abs(a - b) for a, b in zip(levels[:3], levels[3:])) <= 2, (page, printed)
+        assert abs(suggestion["probability"] - float(probability)) <= 0.01, (page, printed)
+
+
+def assert_page_is_colorize_run(got_path, expected_path, pins) -> None:
+    """The page's download and colorize-run's output agree as the all-in-one parity check asks, and in a, b: within
+    3 units at every pin, 0.5 on average."""
+    got, expected = (cv2.imread(str(path), cv2.IMREAD_COLOR) for path in (got_path, expected_path))
+    assert got.shape == expected.shape
+    assert allinone.agrees(allinone.shares_within(got, expected))
+    got_ab, expected_ab = (colour.bgr_to_lab(image)[..., 1:] for image in (got, expected))
+    for pin in pins:
+        assert np.linalg.norm(got_ab[pin["y"], pin["x"]] - expected_ab[pin["y"], pin["x"]]) < 3, pin
+    assert np.abs(got_ab - expected_ab).mean() < 0.5
+
+
+def test_web_page_pins_suggestions_and_reference_give_colorize_runs_colours(shipped_page, tmp_path, capsys):
+    """Click, take a suggestion; click, pick a colour; drag that pin; add a pin and remove it; drop a reference
+    photo: the suggestions are colorize-run --suggest's, the download is colorize-run --hint ... --reference's."""
+    source, reference, output = tmp_path / "photo.png", tmp_path / "reference.png", tmp_path / "download.png"
+    cv2.imwrite(str(source), sample_photo(240, 320, gray=True))
+    cv2.imwrite(str(reference), sample_photo(300, 400)[::-1])  # other colours: the sample upside down
+    facts = drive_page(shipped_page, source, output, "--pin", "100,60,suggestion", "--pin", "250,180,#2050d0",
+                       "--move", "1,200,150", "--pin", "30,30,suggestion", "--remove", "2",
+                       "--reference", reference)
+    pins, (first, second, *_) = facts["pins"], facts["steps"]
+    assert [(pin["x"], pin["y"], pin["hex"]) for pin in pins] == \
+        [(100, 60, first["suggestions"][0]["hex"]), (200, 150, "#2050d0")]
+    assert_same_suggestions(first["suggestions"], colorize_run(capsys, source, "--suggest", "100,60"))
+    assert_same_suggestions(second["suggestions"],
+                            colorize_run(capsys, source, "--suggest", "250,180", *hint_options(pins[:1])))
+    assert facts["download"] == "photo_color.png"
+    expected = tmp_path / "expected.png"
+    colorize_run(capsys, source, *hint_options(pins), "--reference", reference, "-o", expected)
+    assert_page_is_colorize_run(output, expected, pins)
+
+
+def test_web_page_pin_recolours_a_1_mp_photo_within_a_second(shipped_page, tmp_path, capsys):
+    source, output, expected = tmp_path / "photo.png", tmp_path / "download.png", tmp_path / "expected.png"
+    cv2.imwrite(str(source), sample_photo(864, 1152))
+    facts = drive_page(shipped_page, source, output, "--pin", "600,250,#d03020", "--pin", "200,700,suggestion")
+    seconds = [step["seconds"] for step in facts["steps"]]
+    with capsys.disabled():  # pytest -s shows it
+        print(f"\na pin recoloured the 1152 x 864 photo in {seconds} s")
+    colorize_run(capsys, source, *hint_options(facts["pins"]), "-o", expected)
+    assert_page_is_colorize_run(output, expected, facts["pins"])
+    assert max(seconds) <= PIN_SECONDS, seconds

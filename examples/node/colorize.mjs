@@ -14,54 +14,7 @@ import { extname } from "node:path";
 import * as ort from "onnxruntime-node";
 import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
-
-// OpenCV's sRGB (D65) constants, as in docs/EMBEDDING.md.
-const RGB_TO_Y = [0.212671, 0.71516, 0.072169];
-const XYZ_TO_RGB = [
-  [3.240479, -1.53715, -0.498535],
-  [-0.969256, 1.875991, 0.041556],
-  [0.055648, -0.204043, 1.057311],
-];
-const WHITE = [0.950456, 1.0, 1.088754];
-const EPSILON = 216 / 24389;
-const KAPPA = 24389 / 27;
-const F_SLOPE = 841 / 108;
-
-/** The model's metadata_props (ModelProto field 14), read with a minimal protobuf walk: JSON values decoded. */
-function readMetadata(bytes) {
-  let pos = 0;
-  const varint = () => {
-    let value = 0, shift = 0, byte;
-    do {
-      byte = bytes[pos++];
-      value += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (byte & 0x80);
-    return value;
-  };
-  const fields = (end, onString) => {
-    while (pos < end) {
-      const tag = varint(), field = Math.floor(tag / 8), wire = tag % 8;
-      if (wire === 0) varint();
-      else if (wire === 1) pos += 8;
-      else if (wire === 5) pos += 4;
-      else if (wire === 2) {
-        const length = varint(), start = pos;
-        pos += length;
-        onString(field, start, pos);
-      } else throw new Error(`unsupported protobuf wire type ${wire}`);
-    }
-  };
-  const metadata = {};
-  fields(bytes.length, (field, start, end) => {
-    if (field !== 14) return;
-    const entry = {};
-    pos = start;
-    fields(end, (f, s, e) => { entry[f] = Buffer.from(bytes.subarray(s, e)).toString("utf8"); });
-    metadata[entry[1]] = JSON.parse(entry[2]);
-  });
-  return metadata;
-}
+import { labToRgb, lightness, mirror, readMetadata, windowStarts } from "../web/lab.mjs";
 
 function readImage(path) {
   const data = readFileSync(path);
@@ -77,41 +30,6 @@ function writeImage(path, width, height, rgb) {
   const encoded = ext === ".png" ? PNG.sync.write({ width, height, data: rgba })
     : jpeg.encode({ width, height, data: rgba }, 95).data;
   writeFileSync(path, encoded);
-}
-
-const decodeGamma = (v) => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
-const encodeGamma = (v) => (v <= 0.0031308 ? v * 12.92 : 1.055 * v ** (1 / 2.4) - 0.055);
-
-/** CIELAB L of an sRGB pixel (0..255 channels). */
-function lightness(r, g, b) {
-  const y = RGB_TO_Y[0] * decodeGamma(r / 255) + RGB_TO_Y[1] * decodeGamma(g / 255) + RGB_TO_Y[2] * decodeGamma(b / 255);
-  return y > EPSILON ? 116 * Math.cbrt(y) - 16 : KAPPA * y;
-}
-
-/** CIELAB -> sRGB, 0..255 integers. */
-function labToRgb(l, a, b, out, offset) {
-  const fy = l <= 8 ? (F_SLOPE * l) / KAPPA + 16 / 116 : (l + 16) / 116;
-  const finv = (f) => (f <= 6 / 29 ? (f - 16 / 116) / F_SLOPE : f ** 3);
-  const xyz = [finv(fy + a / 500) * WHITE[0], l <= 8 ? l / KAPPA : fy ** 3, finv(fy - b / 200) * WHITE[2]];
-  for (let c = 0; c < 3; c++) {
-    const row = XYZ_TO_RGB[c];
-    const linear = Math.min(1, Math.max(0, row[0] * xyz[0] + row[1] * xyz[1] + row[2] * xyz[2]));
-    out[offset + c] = Math.min(255, Math.max(0, Math.floor(encodeGamma(linear) * 255 + 0.5)));
-  }
-}
-
-/** Window offsets covering [0, length): every stride, the last one flush with the end (length >= window). */
-function windowStarts(length, window, stride) {
-  const starts = [];
-  for (let s = 0; s < length - window; s += stride) starts.push(s);
-  starts.push(length - window);
-  return starts;
-}
-
-/** Mirror index with the edge pixel repeated (numpy "symmetric", OpenCV BORDER_REFLECT). */
-function mirror(i, n) {
-  const j = i % (2 * n);
-  return j < n ? j : 2 * n - 1 - j;
 }
 
 async function colorizeWithNetwork(session, metadata, image, stride, saturation) {

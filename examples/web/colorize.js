@@ -1,10 +1,14 @@
 // The page's logic: decode the photo in the browser, run the all-in-one file (models/colorize_rgb.onnx) with
-// onnxruntime-web's WASM backend, show gray | colour, save PNG or JPEG. Nothing leaves the browser.
+// onnxruntime-web's WASM backend, show gray | colour, save PNG or JPEG. Nothing leaves the browser. Pins and a
+// reference photo switch the colouring to the guided file (guided.js).
 // docs/EMBEDDING.md describes the file's inputs and outputs and this page's limits.
 import * as ort from "./node_modules/onnxruntime-web/dist/ort.wasm.min.mjs";
+import { Guide } from "./guided.js";
 
 // ?model=URL loads another all-in-one file (the tests use a freshly exported one).
 const MODEL_URL = new URLSearchParams(location.search).get("model") ?? "../../models/colorize_rgb.onnx";
+// ?guided=URL: the guided file for pins and a reference photo (guided.js), loaded when a photo is opened.
+const GUIDED_URL = new URLSearchParams(location.search).get("guided") ?? "../../models/colorize_guided.onnx";
 // Larger photos are refused before decoding. The WASM heap is 4 GiB at most: in Chromium a 61 MP photo
 // worked and a 75 MP one ran out of it (std::bad_alloc); see docs/EMBEDDING.md.
 const MAX_PIXELS = 60_000_000;
@@ -83,6 +87,11 @@ async function decode(file) {
 }
 
 async function colour(saturation) {
+  if (guide.steering) { // pins or a reference: the guided file, its pipeline in guided.js
+    await guide.colour(saturation);
+    colouredFor = saturation;
+    return;
+  }
   const { width, height, rgb, alpha } = photo;
   show("running", `Colouring ${width} × ${height} on ${ort.env.wasm.numThreads} thread(s)…`);
   const feeds = {
@@ -111,11 +120,12 @@ async function update() {
   if (busy || photo === null) return;
   busy = true;
   try {
-    let current;
+    let current, version;
     do {
       current = photo;
+      version = guide.version;
       await colour(Number($("saturation").value));
-    } while (current !== photo || colouredFor !== Number($("saturation").value));
+    } while (current !== photo || colouredFor !== Number($("saturation").value) || version !== guide.version);
   } catch (error) {
     show("error", `Could not colour the photo: ${error.message ?? error}`, true);
   } finally {
@@ -130,6 +140,7 @@ async function open(file) {
     const decoded = await decode(file);
     paint($("gray"), grayView(decoded.width, decoded.height, decoded.rgb));
     photo = { name: file.name.replace(/\.[^.]*$/, "") || "photo", ...decoded };
+    guide.setPhoto(photo);
   } catch (error) {
     show("error", `Could not read ${file.name}: ${error.message ?? error}`, true);
     return;
@@ -147,6 +158,7 @@ function download(type, extension) {
   }, type, 0.95);
 }
 
+const guide = new Guide({ ort, url: GUIDED_URL, canvas: $("colour"), show, decode, rerun: update });
 $("file").addEventListener("change", (event) => open(event.target.files[0]));
 $("drop").addEventListener("dragover", (event) => { event.preventDefault(); $("drop").classList.add("over"); });
 $("drop").addEventListener("dragleave", () => $("drop").classList.remove("over"));

@@ -4,11 +4,15 @@
 // the timings in docs/EMBEDDING.md; prints one JSON line (the page's run time, size, threads, isolation, and on
 // Linux the renderer process's peak memory).
 //
-//   node drive.mjs PAGE_URL PHOTO OUTPUT.png [--saturation F] [--screenshot FILE.(png|jpg)]
+//   node drive.mjs PAGE_URL PHOTO OUTPUT.png [--saturation F] [--screenshot FILE.(png|jpg)] [STEERING...]
+//
+// STEERING: pins and a reference photo, as steer.mjs describes (--pin X,Y,COLOUR, --move I,X,Y, --remove I,
+// --reference FILE), done in order after the saturation and before the download.
 //
 // Chromium: $CHROMIUM, else /usr/bin/chromium (Debian's package); playwright-core drives it (no browser download).
 import { readdirSync, readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
+import { steer, steeringActions } from "./steer.mjs";
 
 const RUN_TIMEOUT_MS = 15 * 60 * 1000;
 
@@ -49,6 +53,7 @@ function rendererPeakMegabytes() {
 async function main(argv) {
   const saturation = option(argv, "--saturation");
   const screenshot = option(argv, "--screenshot");
+  const actions = steeringActions(argv); // --pin, --move, --remove, --reference (steer.mjs)
   if (argv.length !== 3) {
     console.error("usage: node drive.mjs PAGE_URL PHOTO OUTPUT.png [--saturation F] [--screenshot FILE.(png|jpg)]");
     return 2;
@@ -82,6 +87,7 @@ async function main(argv) {
       saturation, { timeout: RUN_TIMEOUT_MS });
       seconds = Number(await page.evaluate(() => document.body.dataset.seconds));
     }
+    const steered = actions.length ? await steer(page, actions) : {};
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-png")]);
     await download.saveAs(output);
     if (screenshot) { // JPEG for a .jpg name (docs/web_page.jpg), else PNG
@@ -95,7 +101,8 @@ async function main(argv) {
       crossOriginIsolated: self.crossOriginIsolated,
     }));
     const rendererPeakMB = rendererPeakMegabytes();
-    console.log(JSON.stringify({ seconds, ...facts, download: download.suggestedFilename(), rendererPeakMB }));
+    console.log(JSON.stringify({ seconds, ...facts, download: download.suggestedFilename(), rendererPeakMB,
+      ...steered }));
     return 0;
   } finally {
     await browser.close();

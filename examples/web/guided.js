@@ -1,0 +1,769 @@
+// Colour the person steers, in the page: pins (a colour at a point), suggested colours at a point and a reference
+// photo, with the guided network (models/colorize_guided.onnx) run by onnxruntime-web. Nothing leaves the browser.
+//
+// The pipeline is colorize-run's (colorize_runtime Colorizer.predict_ab with guided.py), in JavaScript: the photo
+// reduced to the working resolution (short side 160, OpenCV INTER_AREA), its lightness in 256 x 256 windows every
+// 128 px, the photo and its mirror image, each pin a 3 x 3 square of the hint input at the working resolution,
+// the reference's colour distribution as the global hint, the windows' ab averaged, the two views averaged, a, b
+// scaled back up bilinearly and combined with the full-resolution lightness. docs/EMBEDDING.md ("Guided colour in
+// the page") has the file's hint contract; tests/test_embedding.py compares the page with `colorize-run --hint`.
+import { labHex, labToRgb, lightness, mirror, readMetadata, rgbToLab, windowStarts } from "./lab.mjs";
+
+// colorize-run's defaults (Colorizer: size 160, stride half a window, mirror on at a working resolution)
+const WORKING_SIZE = 160;
+// guided.py's constants
+const REFERENCE_SHORT_SIDE = 256;
+const REFERENCE_PIXELS = 4096;
+const MIN_REFERENCE_CHROMA = 2;
+const SUGGESTIONS = 5;
+const MIN_SUGGESTION_SHARE = 0.02;
+const AREA_SLIVER = 1e-3; // OpenCV's area reduction leaves out a sliver of a source pixel narrower than this
+const WINDOWS_PER_RUN = 4;
+
+/** Python's round(): halves to even. */
+function roundHalfEven(x) {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** OpenCV INTER_AREA along one axis, sizeIn -> sizeOut: for each output pixel the source pixels it overlaps and
+ * their weights (overlap / cell width, slivers left out), as export/allinone.py's area_taps. */
+function areaTaps(sizeIn, sizeOut) {
+  const scale = sizeIn / sizeOut, taps = Math.ceil(scale) + 1;
+  const index = new Int32Array(sizeOut * taps), weight = new Float64Array(sizeOut * taps);
+  for (let o = 0; o < sizeOut; o++) {
+    const first = o * scale, last = first + scale, cell = Math.min(scale, sizeIn - first);
+    for (let t = 0; t < taps; t++) {
+      const source = Math.floor(first) + t;
+      const overlap = Math.min(last, source + 1) - Math.max(first, source);
+      index[o * taps + t] = Math.min(source, sizeIn - 1);
+      weight[o * taps + t] = overlap > AREA_SLIVER ? overlap / cell : 0;
+    }
+  }
+  return { index, weight, taps };
+}
+
+/** OpenCV's rounding of an area reduction: halves up on its exact 2 x 2 path, else to even. */
+const roundLevel = (value, halfUp) => (halfUp ? Math.floor(value + 0.5) : roundHalfEven(value));
+
+/** RGB levels (h x w x 3) -> (outHeight x outWidth x 3) by cv2.resize INTER_AREA: rows summed along x first. */
+function areaReduce(levels, h, w, outHeight, outWidth) {
+  const columns = areaTaps(w, outWidth), rows = areaTaps(h, outHeight);
+  const across = new Float64Array(h * outWidth * 3);
+  for (let y = 0; y < h; y++) {
+    for (let o = 0; o < outWidth; o++) {
+      for (let t = 0; t < columns.taps; t++) {
+        const weight = columns.weight[o * columns.taps + t];
+        if (weight === 0) continue;
+        const from = 3 * (y * w + columns.index[o * columns.taps + t]), to = 3 * (y * outWidth + o);
+        for (let c = 0; c < 3; c++) across[to + c] += levels[from + c] * weight;
+      }
+    }
+  }
+  const halfUp = h === 2 * outHeight && w === 2 * outWidth;
+  const out = new Uint8Array(outHeight * outWidth * 3);
+  for (let o = 0; o < outHeight; o++) {
+    for (let x = 0; x < outWidth * 3; x++) {
+      let sum = 0;
+      for (let t = 0; t < rows.taps; t++) {
+        const weight = rows.weight[o * rows.taps + t];
+        if (weight !== 0) sum += across[rows.index[o * rows.taps + t] * outWidth * 3 + x] * weight;
+      }
+      out[o * outWidth * 3 + x] = roundLevel(sum, halfUp);
+    }
+  }
+  return out;
+}
+
+/** colorizer.scale_down: exact k x k block means first when the reduction is large, then area weights. */
+function scaleDown(rgb, height, width, outHeight, outWidth) {
+  const k = Math.floor(Math.min(Math.floor(height / outHeight), Math.floor(width / outWidth)) / 4);
+  if (k < 2) return areaReduce(rgb, height, width, outHeight, outWidth);
+  const bh = Math.floor(height / k), bw = Math.floor(width / k);
+  const sums = new Float64Array(bh * bw * 3);
+  for (let y = 0; y < bh * k; y++) {
+    for (let x = 0; x < bw * k; x++) {
+      const from = 3 * (y * width + x), to = 3 * (Math.floor(y / k) * bw + Math.floor(x / k));
+      sums[to] += rgb[from];
+      sums[to + 1] += rgb[from + 1];
+      sums[to + 2] += rgb[from + 2];
+    }
+  }
+  const blocks = new Uint8Array(sums.length);
+  for (let i = 0; i < sums.length; i++) blocks[i] = roundLevel(sums[i] / (k * k), k === 2);
+  return areaReduce(blocks, bh, bw, outHeight, outWidth);
+}
+
+/** The size at which the network sees a photo: short side WORKING_SIZE (Colorizer.working_lightness). */
+function workingSize(height, width, size = WORKING_SIZE) {
+  if (Math.min(height, width) <= size) return [height, width];
+  const scale = size / Math.min(height, width);
+  return [Math.max(1, roundHalfEven(height * scale)), Math.max(1, roundHalfEven(width * scale))];
+}
+
+/** Pixel (x, y) of a photo -> the nearest pixel [column, row] of its working-resolution plane (guided.to_working). */
+function toWorking(x, y, prepared) {
+  const { width, height, w, h } = prepared;
+  return [Math.min(w - 1, Math.max(0, Math.floor(((x + 0.5) * w) / width))),
+    Math.min(h - 1, Math.max(0, Math.floor(((y + 0.5) * h) / height)))];
+}
+
+/** A decoded photo -> what every guided run of it needs: the full-resolution L, the working-resolution L. */
+export function preparePhoto(photo) {
+  const { width, height, rgb } = photo;
+  const fullL = new Float32Array(width * height);
+  for (let i = 0; i < fullL.length; i++) fullL[i] = lightness(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]);
+  const [h, w] = workingSize(height, width);
+  const small = h === height && w === width ? rgb : scaleDown(rgb, height, width, h, w);
+  const plane = new Float32Array(h * w);
+  for (let i = 0; i < plane.length; i++) plane[i] = lightness(small[3 * i], small[3 * i + 1], small[3 * i + 2]);
+  return { photo, width, height, fullL, h, w, plane };
+}
+
+/** A [planes, h, w] array, flipped left to right if asked, padded to at least [pw, ph]: by mirroring
+ * (np.pad "symmetric") when mirrored is set, else with zeros. */
+function pad(values, planes, h, w, ph, pw, { flip = false, mirrored = false } = {}) {
+  const out = new Float32Array(planes * ph * pw);
+  for (let p = 0; p < planes; p++) {
+    for (let y = 0; y < ph; y++) {
+      if (!mirrored && y >= h) break;
+      const row = (p * h + (mirrored ? mirror(y, h) : y)) * w;
+      for (let x = 0; x < pw; x++) {
+        if (!mirrored && x >= w) break;
+        const column = mirrored ? mirror(x, w) : x;
+        out[(p * ph + y) * pw + x] = values[row + (flip ? w - 1 - column : column)];
+      }
+    }
+  }
+  return out;
+}
+
+/** The pins -> the network's hint input at the working resolution, [3, h, w]: a, b / ab_scale and the mask, each
+ * pin pinSize pixels square (guided.hint_plane; a later pin over an earlier one wins). */
+function hintPlane(pins, prepared, pinSize, abScale) {
+  const { h, w } = prepared;
+  const plane = new Float32Array(3 * h * w);
+  const half = Math.floor(pinSize / 2);
+  for (const pin of pins) {
+    const [column, row] = toWorking(pin.x, pin.y, prepared);
+    const [, a, b] = hexLab(pin.hex);
+    for (let y = Math.max(0, row - half); y <= Math.min(h - 1, row + half); y++) {
+      for (let x = Math.max(0, column - half); x <= Math.min(w - 1, column + half); x++) {
+        plane[y * w + x] = Math.fround(a) / abScale; // float32 division, as hint_plane
+        plane[(h + y) * w + x] = Math.fround(b) / abScale;
+        plane[(2 * h + y) * w + x] = 1;
+      }
+    }
+  }
+  return plane;
+}
+
+/** "#rrggbb" -> CIELAB [L, a, b] (the colour contract). */
+export function hexLab(hex) {
+  const value = parseInt(hex.slice(1), 16);
+  return rgbToLab((value >> 16) & 255, (value >> 8) & 255, value & 255);
+}
+
+/** The main modes of a distribution over the ab cells (guided.distribution_modes): cells whose share of their
+ * 3 x 3 neighbourhood is a local maximum, as {ab: the neighbourhood's mean ab, probability: its share}, most likely
+ * first, at most count of them, none below minShare. */
+export function distributionModes(probabilities, cells, count = SUGGESTIONS, minShare = MIN_SUGGESTION_SHARE) {
+  const as = [...new Set(cells.map((cell) => cell[0]))].sort((p, q) => p - q);
+  let step = Infinity;
+  for (let i = 1; i < as.length; i++) step = Math.min(step, as[i] - as[i - 1]);
+  const minA = Math.min(...cells.map((c) => c[0])), minB = Math.min(...cells.map((c) => c[1]));
+  const index = cells.map(([a, b]) => [Math.round((a - minA) / step), Math.round((b - minB) / step)]);
+  const rows = Math.max(...index.map((i) => i[0])) + 3, cols = Math.max(...index.map((i) => i[1])) + 3;
+  const grids = [0, 1, 2].map(() => new Float64Array(rows * cols)); // p, p * a, p * b with an empty border
+  index.forEach(([i, j], q) => {
+    const at = (i + 1) * cols + j + 1;
+    grids[0][at] = probabilities[q];
+    grids[1][at] = probabilities[q] * cells[q][0];
+    grids[2][at] = probabilities[q] * cells[q][1];
+  });
+  const box = (grid) => grid.map((_, at) => {
+    const i = Math.floor(at / cols), j = at % cols;
+    let sum = 0;
+    for (let di = -1; di <= 1; di++) {
+      for (let dj = -1; dj <= 1; dj++) {
+        if (i + di >= 0 && i + di < rows && j + dj >= 0 && j + dj < cols) sum += grid[(i + di) * cols + j + dj];
+      }
+    }
+    return sum;
+  });
+  const [mass, aMass, bMass] = grids.map(box);
+  const peaks = [];
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      if (!(grids[0][i * cols + j] > 0)) continue;
+      let highest = -Infinity;
+      for (let di = -1; di <= 1; di++) {
+        for (let dj = -1; dj <= 1; dj++) {
+          if (i + di >= 0 && i + di < rows && j + dj >= 0 && j + dj < cols) {
+            highest = Math.max(highest, mass[(i + di) * cols + j + dj]);
+          }
+        }
+      }
+      if (mass[i * cols + j] >= highest) peaks.push([mass[i * cols + j], i, j]);
+    }
+  }
+  peaks.sort((p, q) => q[0] - p[0] || q[1] - p[1] || q[2] - p[2]); // Python's sorted(reverse=True) of tuples
+  const modes = [], taken = [];
+  for (const [share, i, j] of peaks) {
+    if (share < minShare || modes.length === count) break;
+    if (taken.some(([k, m]) => Math.abs(i - k) <= 1 && Math.abs(j - m) <= 1)) continue; // a plateau: one mode
+    taken.push([i, j]);
+    modes.push({ ab: [aMass[i * cols + j] / share, bMass[i * cols + j] / share], probability: share });
+  }
+  return modes;
+}
+
+/** A colour photo (RGB levels) -> its global hint (guided.reference_distribution): its ab at a short side of at
+ * most 256 spread on the cells by a Gaussian (a smoothed histogram, 4,096 pixels evenly spaced), summing to 1.
+ * Throws for a photo without colour. */
+export function referenceDistribution(rgb, height, width, cells, sigma) {
+  let pixels = rgb, h = height, w = width;
+  if (Math.min(h, w) > REFERENCE_SHORT_SIDE) {
+    const scale = REFERENCE_SHORT_SIDE / Math.min(h, w);
+    [h, w] = [Math.max(1, roundHalfEven(height * scale)), Math.max(1, roundHalfEven(width * scale))];
+    pixels = areaReduce(rgb, height, width, h, w);
+  }
+  const ab = new Float32Array(2 * h * w);
+  let chroma = 0;
+  for (let i = 0; i < h * w; i++) {
+    const [, a, b] = rgbToLab(pixels[3 * i], pixels[3 * i + 1], pixels[3 * i + 2]);
+    ab[2 * i] = a;
+    ab[2 * i + 1] = b;
+    chroma += Math.hypot(Math.fround(a), Math.fround(b));
+  }
+  if (chroma / (h * w) < MIN_REFERENCE_CHROMA) throw new Error("the reference photo has no colour (it is gray)");
+  const n = h * w, counted = Math.min(n, REFERENCE_PIXELS);
+  const histogram = new Float64Array(cells.length), distance = new Float64Array(cells.length);
+  for (let k = 0; k < counted; k++) {
+    const i = n > REFERENCE_PIXELS ? Math.trunc((k * (n - 1)) / (REFERENCE_PIXELS - 1)) : k;
+    let nearest = Infinity;
+    cells.forEach(([a, b], q) => {
+      distance[q] = (ab[2 * i] - a) ** 2 + (ab[2 * i + 1] - b) ** 2;
+      nearest = Math.min(nearest, distance[q]);
+    });
+    let total = 0;
+    for (let q = 0; q < cells.length; q++) {
+      distance[q] = Math.exp(-(distance[q] - nearest) / (2 * sigma ** 2)); // now the pixel's weight on cell q
+      total += distance[q];
+    }
+    for (let q = 0; q < cells.length; q++) histogram[q] += distance[q] / total;
+  }
+  const sum = histogram.reduce((s, v) => s + v, 0);
+  return Float32Array.from(histogram, (v) => v / sum);
+}
+
+/** The guided file loaded: its session, colour contract and hint contract. run() calls are queued (one at a
+ * time: the suggestions and the colouring share the session). */
+export class GuidedModel {
+  static async load(ort, url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const metadata = readMetadata(bytes);
+    if (!metadata.hints || !metadata.colour_contract) {
+      throw new Error(`${url} has no hint contract (not a guided file)`);
+    }
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+    return new GuidedModel(ort, session, metadata);
+  }
+
+  constructor(ort, session, metadata) {
+    this.ort = ort;
+    this.session = session;
+    this.contract = metadata.colour_contract;
+    this.cells = metadata.hints.ab_cells;
+    this.pinSize = metadata.hints.pin_size;
+    this.sigma = metadata.hints.reference_sigma;
+    this.window = this.contract.window;
+    this.queue = Promise.resolve();
+  }
+
+  /** windows: [{ L: [win * win] normalised, hints: [3 * win * win] }] -> [{ ab: [2 * win * win] normalised,
+   * distribution: [Q * g * g] }]: in batches of WINDOWS_PER_RUN windows. */
+  run(windows, globalHint) {
+    const result = this.queue.then(() => this.runNow(windows, globalHint));
+    this.queue = result.catch(() => {});
+    return result;
+  }
+
+  async runNow(windows, globalHint) {
+    const { ort } = this, win = this.window, area = win * win, Q = this.cells.length;
+    const outputs = [];
+    for (let first = 0; first < windows.length; first += WINDOWS_PER_RUN) {
+      const batch = windows.slice(first, first + WINDOWS_PER_RUN), n = batch.length;
+      const L = new Float32Array(n * area), hints = new Float32Array(n * 3 * area), global = new Float32Array(n * Q);
+      batch.forEach((window, i) => {
+        L.set(window.L, i * area);
+        hints.set(window.hints, i * 3 * area);
+        if (globalHint) global.set(globalHint, i * Q);
+      });
+      const result = await this.session.run({
+        L: new ort.Tensor("float32", L, [n, 1, win, win]),
+        hints: new ort.Tensor("float32", hints, [n, 3, win, win]),
+        global_hint: new ort.Tensor("float32", global, [n, Q]),
+      });
+      const ab = result.ab.data, distribution = result.distribution.data, cellsPerWindow = distribution.length / n;
+      for (let i = 0; i < n; i++) {
+        outputs.push({ ab: ab.subarray(i * 2 * area, (i + 1) * 2 * area),
+          distribution: distribution.subarray(i * cellsPerWindow, (i + 1) * cellsPerWindow) });
+      }
+    }
+    return outputs;
+  }
+
+  /** ab (CIELAB units, [2, h, w], saturation 1) of a prepared photo with pins and a global hint (or null), as
+   * Colorizer.colour_of_lightness with hints; and the distributions of the photo's own (unmirrored) windows, by
+   * "top,left", for suggestions. */
+  async colour(prepared, pins, globalHint) {
+    const { h, w, plane } = prepared, win = this.window, stride = win / 2;
+    const ph = Math.max(h, win), pw = Math.max(w, win);
+    const normalised = plane.map((l) => (l - this.contract.L_center) / this.contract.L_scale);
+    const hints = hintPlane(pins, prepared, this.pinSize, this.contract.ab_scale);
+    const rows = windowStarts(ph, win, stride), columns = windowStarts(pw, win, stride);
+    const views = [false, true].map((flip) => ({
+      L: pad(normalised, 1, h, w, ph, pw, { flip, mirrored: true }),
+      hints: pad(hints, 3, h, w, ph, pw, { flip }),
+    }));
+    const windows = [];
+    for (const view of views) {
+      for (const top of rows) {
+        for (const left of columns) windows.push({ top, left, ...cut(view, top, left, ph, pw, win) });
+      }
+    }
+    const results = await this.run(windows, globalHint);
+    const sums = [new Float32Array(2 * ph * pw), new Float32Array(2 * ph * pw)], count = new Float32Array(ph * pw);
+    const distributions = new Map();
+    results.forEach(({ ab, distribution }, i) => {
+      const view = i < rows.length * columns.length ? 0 : 1, { top, left } = windows[i];
+      if (view === 0) distributions.set(`${top},${left}`, distribution);
+      for (let y = 0; y < win; y++) {
+        for (let x = 0; x < win; x++) {
+          const p = (top + y) * pw + left + x;
+          sums[view][p] += ab[y * win + x];
+          sums[view][ph * pw + p] += ab[(win + y) * win + x];
+          if (view === 0) count[p] += 1;
+        }
+      }
+    });
+    const ab = new Float32Array(2 * h * w), scale = this.contract.ab_scale / 2;
+    for (let c = 0; c < 2; c++) {
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const p = y * pw + x, q = y * pw + w - 1 - x; // the mirror view flipped back
+          ab[(c * h + y) * w + x] = (sums[0][c * ph * pw + p] / count[p] + sums[1][c * ph * pw + q] / count[q]) * scale;
+        }
+      }
+    }
+    return { ab, distributions };
+  }
+
+  /** The colours most likely at photo pixel (x, y) given pins and a global hint (guided.suggest): the modes of
+   * the distribution there, in the window centred on the point, each as "#rrggbb" with the photo's lightness
+   * there. distributions: a colour() result's for the same pins and global hint (used if it has that window). */
+  async suggest(prepared, x, y, pins, globalHint, distributions = null) {
+    const { h, w, plane } = prepared, win = this.window;
+    const ph = Math.max(h, win), pw = Math.max(w, win);
+    const [column, row] = toWorking(x, y, prepared);
+    const top = Math.min(Math.max(row - win / 2, 0), ph - win); // the window centred on the point
+    const left = Math.min(Math.max(column - win / 2, 0), pw - win);
+    let distribution = distributions?.get(`${top},${left}`);
+    if (!distribution) {
+      const normalised = plane.map((l) => (l - this.contract.L_center) / this.contract.L_scale);
+      const view = { L: pad(normalised, 1, h, w, ph, pw, { mirrored: true }),
+        hints: pad(hintPlane(pins, prepared, this.pinSize, this.contract.ab_scale), 3, h, w, ph, pw) };
+      [{ distribution }] = await this.run([cut(view, top, left, ph, pw, win)], globalHint);
+    }
+    const grid = Math.round(Math.sqrt(distribution.length / this.cells.length)), cell = win / grid;
+    const at = Math.floor((row - top) / cell) * grid + Math.floor((column - left) / cell);
+    const probabilities = this.cells.map((_, q) => distribution[q * grid * grid + at]);
+    const l = plane[row * w + column];
+    return distributionModes(probabilities, this.cells).map(({ ab, probability }) => (
+      { hex: labHex(l, ab[0], ab[1]), ab, probability }));
+  }
+}
+
+/** The window at (top, left) of a padded view {L: [ph, pw], hints: [3, ph, pw]}. */
+function cut(view, top, left, ph, pw, win) {
+  const L = new Float32Array(win * win), hints = new Float32Array(3 * win * win);
+  for (let y = 0; y < win; y++) {
+    const from = (top + y) * pw + left;
+    L.set(view.L.subarray(from, from + win), y * win);
+    for (let c = 0; c < 3; c++) {
+      hints.set(view.hints.subarray(c * ph * pw + from, c * ph * pw + from + win), (c * win + y) * win);
+    }
+  }
+  return { L, hints };
+}
+
+/** ab at the working resolution ([2, h, w], CIELAB units) -> the photo's RGBA: a, b times saturation, scaled up
+ * bilinearly (pixel centres aligned, edges repeated: OpenCV INTER_LINEAR), with the full-resolution L. */
+export function render(prepared, ab, saturation, alpha = null) {
+  const { width, height, fullL, h, w } = prepared;
+  const image = new ImageData(width, height);
+  const out = image.data;
+  const taps = (size, small) => {
+    const first = new Int32Array(size), second = new Int32Array(size), fraction = new Float32Array(size);
+    for (let i = 0; i < size; i++) {
+      const u = Math.min(Math.max(((i + 0.5) * small) / size - 0.5, 0), small - 1);
+      first[i] = Math.floor(u);
+      second[i] = Math.min(first[i] + 1, small - 1);
+      fraction[i] = u - first[i];
+    }
+    return { first, second, fraction };
+  };
+  const xs = taps(width, w), ys = taps(height, h);
+  const rowA = new Float32Array(w), rowB = new Float32Array(w);
+  for (let y = 0; y < height; y++) {
+    const top = ys.first[y] * w, bottom = ys.second[y] * w, fy = ys.fraction[y];
+    for (let x = 0; x < w; x++) { // the row interpolated between the two working rows, times saturation
+      rowA[x] = (ab[top + x] + (ab[bottom + x] - ab[top + x]) * fy) * saturation;
+      rowB[x] = (ab[h * w + top + x] + (ab[h * w + bottom + x] - ab[h * w + top + x]) * fy) * saturation;
+    }
+    for (let x = 0, i = y * width; x < width; x++, i++) {
+      const x0 = xs.first[x], x1 = xs.second[x], fx = xs.fraction[x];
+      labToRgb(fullL[i], rowA[x0] + (rowA[x1] - rowA[x0]) * fx, rowB[x0] + (rowB[x1] - rowB[x0]) * fx, out, 4 * i);
+      out[4 * i + 3] = alpha === null ? 255 : alpha[i];
+    }
+  }
+  return image;
+}
+
+
+const DRAG_PIXELS = 4; // a pointer that moves less than this (CSS px) between down and up clicks
+
+/** The page's guided colour: pins on the coloured photo, the palette of suggestions, the reference photo.
+ *
+ * host: { ort, url (the guided file), canvas (the coloured photo), show(state, message, error) (the page's
+ * status), decode(file) (-> { width, height, rgb, alpha }), rerun() (colours the photo again: the page calls
+ * colour() back while steering is true) }. */
+export class Guide {
+  constructor(host) {
+    this.host = host;
+    this.photo = null;
+    this.prepared = null; // preparePhoto(photo)
+    this.pins = []; // { x, y, hex }: photo pixels, origin top-left, as `colorize-run --hint X,Y,#rrggbb`
+    this.reference = null; // { name, distribution }: kept from photo to photo
+    this.touched = false; // pins were set on this photo: it stays on the guided path when they are all removed
+    this.version = 0; // bumps at every change of the pins or the reference
+    this.result = null; // { photo, version, ab, distributions } of the last guided run
+    this.automatic = null; // the page's automatic colours of this photo (ImageData), for "compare"
+    this.model = null;
+    this.changedAt = null;
+    this.buildStage();
+    this.wirePanel();
+  }
+
+  /** True when the photo is to be coloured by the guided path (pins or a reference). */
+  get steering() {
+    return this.photo !== null && (this.touched || this.pins.length > 0 || this.reference !== null);
+  }
+
+  /** A new photo: its pins are cleared (the reference is kept) and the guided file starts loading. */
+  setPhoto(photo) {
+    this.photo = photo;
+    this.pins = [];
+    this.touched = false;
+    this.result = null;
+    this.automatic = null;
+    this.automaticComing = this.reference === null; // the page colours it automatically first: kept for compare
+    this.closePalette();
+    this.version++;
+    this.updatePanel();
+    this.loadModel().catch(() => {}); // reported when it is needed
+  }
+
+  /** The photo prepared for the network (preparePhoto), once per photo. */
+  preparedPhoto() {
+    if (this.prepared?.photo !== this.photo) this.prepared = preparePhoto(this.photo);
+    return this.prepared;
+  }
+
+  loadModel() {
+    this.model ??= GuidedModel.load(this.host.ort, this.host.url).catch((error) => {
+      this.model = null;
+      throw new Error(`could not load the guided model ${this.host.url}: ${error.message ?? error}`);
+    });
+    return this.model;
+  }
+
+  /** Colours the photo with its pins and reference at saturation and paints it (called by the page). */
+  async colour(saturation) {
+    const { photo, version, host: { canvas } } = this;
+    const start = performance.now();
+    let network = 0;
+    if (this.result?.photo !== photo || this.result.version !== version) {
+      if (this.automatic === null && this.automaticComing && canvas.width === photo.width &&
+          canvas.height === photo.height && document.body.dataset.state === "done") {
+        this.automatic = canvas.getContext("2d").getImageData(0, 0, photo.width, photo.height);
+      }
+      this.host.show("running", `Colouring ${photo.width} × ${photo.height} with ${this.describe()}…`);
+      const model = await this.loadModel();
+      const prepared = this.preparedPhoto();
+      const pins = this.pins.map((pin) => ({ ...pin }));
+      const networkStart = performance.now();
+      const { ab, distributions } = await model.colour(prepared, pins, this.reference?.distribution ?? null);
+      network = (performance.now() - networkStart) / 1000;
+      this.result = { photo, version, prepared, pins, ab, distributions };
+    }
+    const image = render(this.result.prepared, this.result.ab, saturation, photo.alpha);
+    canvas.width = image.width;
+    canvas.height = image.height;
+    canvas.getContext("2d").putImageData(image, 0, 0);
+    const seconds = (performance.now() - start) / 1000;
+    const body = document.body.dataset;
+    body.seconds = seconds.toFixed(3);
+    body.pins = JSON.stringify(this.result.pins);
+    body.reference = this.reference?.name ?? "";
+    body.colouredVersion = this.result.version;
+    if (this.changedAt !== null && this.result.version === this.version) {
+      body.pinSeconds = ((performance.now() - this.changedAt) / 1000).toFixed(3);
+      this.changedAt = null;
+    }
+    this.updatePanel();
+    this.host.show("done", `Coloured ${photo.width} × ${photo.height} with ${this.describe()} in ` +
+      `${seconds.toFixed(2)} s${network ? ` (network ${network.toFixed(2)} s)` : ""}, saturation ` +
+      `${saturation.toFixed(2)}.`);
+  }
+
+  describe() {
+    const pins = `${this.pins.length} pin${this.pins.length === 1 ? "" : "s"}`;
+    return this.reference ? `${pins} and the colours of ${this.reference.name}` : pins;
+  }
+
+  /** Pins or the reference changed: colour again. */
+  changed() {
+    this.version++;
+    document.body.dataset.guideVersion = this.version;
+    this.changedAt = performance.now();
+    this.drawPins();
+    this.updatePanel();
+    this.host.rerun();
+  }
+
+  // ---- the stage: the coloured photo with its pins and the palette ----
+
+  buildStage() {
+    const { canvas } = this.host;
+    this.stage = document.createElement("div");
+    this.stage.className = "guide-stage";
+    canvas.before(this.stage);
+    this.overlay = document.createElement("div");
+    this.overlay.className = "guide-overlay";
+    this.overlay.title = "Click to pin a colour";
+    this.stage.append(canvas, this.overlay);
+    this.palette = document.createElement("div");
+    this.palette.className = "guide-palette";
+    this.palette.hidden = true;
+    this.palette.innerHTML = `
+      <div class="guide-palette-title">Suggested colours <button class="guide-close" title="Close">×</button></div>
+      <div class="guide-suggestions"></div>
+      <label>Any colour <input class="guide-picker" type="color" value="#808080"></label>
+      <button class="guide-remove">Remove pin</button>`;
+    this.stage.append(this.palette);
+    this.overlay.addEventListener("pointerdown", (event) => this.pointerDown(event));
+    this.palette.querySelector(".guide-close").addEventListener("click", () => this.closePalette());
+    this.palette.querySelector(".guide-picker").addEventListener("change", (event) => this.pick(event.target.value));
+    this.palette.querySelector(".guide-remove").addEventListener("click", () => this.removePin(this.editing.pin));
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.closePalette();
+      if ((event.key === "Delete" || event.key === "Backspace") && this.editing?.pin &&
+          event.target.tagName !== "INPUT") this.removePin(this.editing.pin);
+    });
+  }
+
+  /** Photo pixel (x, y) of a pointer event, inside the photo. */
+  photoPixel(event) {
+    const box = this.overlay.getBoundingClientRect(), { width, height } = this.photo;
+    return [Math.min(width - 1, Math.max(0, Math.floor(((event.clientX - box.left) * width) / box.width))),
+      Math.min(height - 1, Math.max(0, Math.floor(((event.clientY - box.top) * height) / box.height)))];
+  }
+
+  pointerDown(event) {
+    if (this.photo === null || event.button !== 0) return;
+    event.preventDefault();
+    const marker = event.target.closest(".guide-pin");
+    if (!marker) {
+      this.openPalette(null, ...this.photoPixel(event));
+      return;
+    }
+    const pin = this.pins[Number(marker.dataset.index)];
+    const startX = event.clientX, startY = event.clientY;
+    let dragging = false;
+    marker.setPointerCapture(event.pointerId);
+    const move = (moved) => {
+      dragging ||= Math.hypot(moved.clientX - startX, moved.clientY - startY) >= DRAG_PIXELS;
+      if (!dragging) return;
+      const [x, y] = this.photoPixel(moved);
+      this.placeMarker(marker, x, y);
+    };
+    const up = (released) => {
+      marker.removeEventListener("pointermove", move);
+      marker.removeEventListener("pointerup", up);
+      if (!dragging) {
+        this.openPalette(pin, pin.x, pin.y);
+        return;
+      }
+      [pin.x, pin.y] = this.photoPixel(released);
+      this.closePalette();
+      this.changed();
+    };
+    marker.addEventListener("pointermove", move);
+    marker.addEventListener("pointerup", up);
+  }
+
+  placeMarker(marker, x, y) {
+    marker.style.left = `${((x + 0.5) * 100) / this.photo.width}%`;
+    marker.style.top = `${((y + 0.5) * 100) / this.photo.height}%`;
+  }
+
+  drawPins() {
+    this.overlay.querySelectorAll(".guide-pin").forEach((marker) => marker.remove());
+    const shown = [...this.pins];
+    if (this.editing && this.editing.pin === null) shown.push({ ...this.editing, hex: null }); // where it will go
+    shown.forEach((pin, index) => {
+      const marker = document.createElement("div");
+      marker.className = pin.hex ? "guide-pin" : "guide-pin guide-pending";
+      marker.dataset.index = index;
+      marker.style.background = pin.hex ?? "transparent";
+      marker.title = pin.hex ? `${pin.hex} at ${pin.x}, ${pin.y}: drag to move, click to change or remove` : "";
+      this.placeMarker(marker, pin.x, pin.y);
+      this.overlay.append(marker);
+    });
+  }
+
+  /** The palette at (x, y): the suggested colours there (given the other pins and the reference), a picker. */
+  async openPalette(pin, x, y) {
+    const editing = { pin, x, y };
+    this.editing = editing;
+    this.drawPins();
+    const { palette } = this;
+    palette.hidden = false;
+    palette.dataset.state = "loading";
+    palette.style.left = `${((x + 0.5) * 100) / this.photo.width}%`;
+    palette.style.top = `${((y + 0.5) * 100) / this.photo.height}%`;
+    palette.classList.toggle("guide-left", x > this.photo.width / 2);
+    palette.classList.toggle("guide-up", y > this.photo.height / 2);
+    palette.querySelector(".guide-remove").hidden = pin === null;
+    const picker = palette.querySelector(".guide-picker");
+    const list = palette.querySelector(".guide-suggestions");
+    list.textContent = "…";
+    try {
+      const model = await this.loadModel();
+      const prepared = this.preparedPhoto();
+      const others = this.pins.filter((other) => other !== pin);
+      const reuse = this.result?.photo === this.photo && this.result.version === this.version && pin === null;
+      const suggestions = await model.suggest(prepared, x, y, others, this.reference?.distribution ?? null,
+        reuse ? this.result.distributions : null);
+      if (this.editing !== editing) return;
+      picker.value = pin?.hex ?? suggestions[0]?.hex ?? "#808080";
+      list.replaceChildren(...suggestions.map(({ hex, probability }) => {
+        const swatch = document.createElement("button");
+        swatch.className = "guide-swatch";
+        swatch.style.background = hex;
+        swatch.dataset.hex = hex;
+        swatch.dataset.probability = probability.toFixed(4);
+        swatch.title = `${hex}: ${Math.round(probability * 100)} %`;
+        swatch.addEventListener("click", () => this.pick(hex));
+        return swatch;
+      }));
+      palette.dataset.state = "ready";
+    } catch (error) {
+      if (this.editing !== editing) return;
+      list.textContent = `No suggestions: ${error.message ?? error}`;
+      palette.dataset.state = "error";
+    }
+  }
+
+  closePalette() {
+    this.editing = null;
+    this.palette.hidden = true;
+    if (this.photo !== null) this.drawPins();
+  }
+
+  /** The colour chosen for the pin being placed or edited. */
+  pick(hex) {
+    const { editing } = this;
+    if (!editing || !/^#[0-9a-f]{6}$/i.test(hex)) return;
+    if (editing.pin) editing.pin.hex = hex.toLowerCase();
+    else this.pins.push({ x: editing.x, y: editing.y, hex: hex.toLowerCase() });
+    this.touched = true;
+    this.closePalette();
+    this.changed();
+  }
+
+  removePin(pin) {
+    this.pins = this.pins.filter((other) => other !== pin);
+    this.closePalette();
+    this.changed();
+  }
+
+  // ---- the panel: reference photo, clear, compare ----
+
+  wirePanel() {
+    const $ = (id) => document.getElementById(id);
+    $("reference").addEventListener("change", (event) => this.setReference(event.target.files[0]));
+    const drop = $("reference-drop");
+    drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+    drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+    drop.addEventListener("drop", (event) => {
+      event.preventDefault();
+      drop.classList.remove("over");
+      this.setReference(event.dataTransfer.files[0]);
+    });
+    $("reference-clear").addEventListener("click", () => {
+      this.reference = null;
+      $("reference").value = "";
+      this.changed();
+    });
+    $("pins-clear").addEventListener("click", () => {
+      this.pins = [];
+      this.closePalette();
+      this.changed();
+    });
+    const compare = $("compare");
+    const showAutomatic = (on) => {
+      if (this.automatic === null || this.result === null) return;
+      const context = this.host.canvas.getContext("2d");
+      if (on) {
+        this.shown = context.getImageData(0, 0, this.photo.width, this.photo.height);
+        context.putImageData(this.automatic, 0, 0);
+      } else if (this.shown) {
+        context.putImageData(this.shown, 0, 0);
+        this.shown = null;
+      }
+      compare.classList.toggle("active", on);
+    };
+    compare.addEventListener("pointerdown", () => showAutomatic(true));
+    for (const end of ["pointerup", "pointerleave", "blur"]) compare.addEventListener(end, () => showAutomatic(false));
+  }
+
+  async setReference(file) {
+    if (!file) return;
+    const status = document.getElementById("guide-status");
+    status.textContent = `Reading ${file.name}…`;
+    status.classList.remove("error");
+    try {
+      const [model, decoded] = await Promise.all([this.loadModel(), this.host.decode(file)]);
+      const distribution = referenceDistribution(decoded.rgb, decoded.height, decoded.width, model.cells, model.sigma);
+      this.reference = { name: file.name, distribution };
+      status.textContent = "";
+      this.changed();
+    } catch (error) {
+      status.textContent = `${file.name}: ${error.message ?? error}`;
+      status.classList.add("error");
+    }
+  }
+
+  updatePanel() {
+    const $ = (id) => document.getElementById(id);
+    $("reference-clear").disabled = this.reference === null;
+    $("reference-name").textContent = this.reference ? this.reference.name : "none";
+    $("pins-clear").disabled = this.pins.length === 0;
+    $("compare").disabled = this.automatic === null || this.result === null;
+  }
+}

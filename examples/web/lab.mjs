@@ -1,0 +1,133 @@
+// The colour contract's formulas (docs/EMBEDDING.md) and the window arithmetic of the runtime, in plain
+// JavaScript for the browser and Node.js alike: the web page's guided colour (guided.js) and the Node example
+// (examples/node/colorize.mjs) import them from here.
+
+// OpenCV's sRGB (D65) constants, as in docs/EMBEDDING.md.
+const RGB_TO_XYZ = [
+  [0.412453, 0.35758, 0.180423],
+  [0.212671, 0.71516, 0.072169],
+  [0.019334, 0.119193, 0.950227],
+];
+const WHITE = [0.950456, 1.0, 1.088754];
+const EPSILON = 216 / 24389;
+const KAPPA = 24389 / 27;
+const F_SLOPE = 841 / 108;
+
+const decodeGamma = (v) => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+const encodeGamma = (v) => (v <= 0.0031308 ? v * 12.92 : 1.055 * v ** (1 / 2.4) - 0.055);
+
+/** The linear value of each 8-bit sRGB level. */
+export const DECODE = Float64Array.from({ length: 256 }, (_, level) => decodeGamma(level / 255));
+
+// Linear -> 8-bit level without a power function (as the all-in-one file does it): v * BINS picks a bin; the
+// level is the bin's base, plus 1 from the bin's threshold on (the linear value where the rounded level steps up).
+// Levels are at least 1 / (255 * 12.92) apart in linear values, more than a bin, so a bin holds at most one step.
+const BINS = 4096;
+const BASE = new Uint8Array(BINS + 1);
+const THRESHOLD = new Float64Array(BINS + 1);
+for (let bin = 0; bin <= BINS; bin++) {
+  const base = Math.round(255 * encodeGamma(bin / BINS));
+  const step = base < 255 ? decodeGamma((base + 0.5) / 255) : 2; // where base becomes base + 1
+  BASE[bin] = base;
+  THRESHOLD[bin] = step < (bin + 1) / BINS ? step : 2;
+}
+
+/** Linear sRGB (clipped to [0, 1]) -> its 8-bit level, floor(255 * encode(v) + 0.5). */
+function level(linear) {
+  if (!(linear > 0)) return 0;
+  if (linear >= 1) return 255;
+  const bin = (linear * BINS) | 0;
+  return linear >= THRESHOLD[bin] ? BASE[bin] + 1 : BASE[bin];
+}
+
+const f = (t) => (t > EPSILON ? Math.cbrt(t) : (KAPPA * t + 16) / 116);
+
+/** CIELAB L of an sRGB pixel (0..255 channels). */
+export function lightness(r, g, b) {
+  const y = RGB_TO_XYZ[1][0] * DECODE[r] + RGB_TO_XYZ[1][1] * DECODE[g] + RGB_TO_XYZ[1][2] * DECODE[b];
+  return y > EPSILON ? 116 * Math.cbrt(y) - 16 : KAPPA * y;
+}
+
+/** CIELAB [L, a, b] of an sRGB pixel (0..255 channels): the contract's float conversion, exactly. */
+export function rgbToLab(r, g, b) {
+  const rgb = [DECODE[r], DECODE[g], DECODE[b]];
+  const [x, y, z] = RGB_TO_XYZ.map((row, c) => (row[0] * rgb[0] + row[1] * rgb[1] + row[2] * rgb[2]) / WHITE[c]);
+  return [y > EPSILON ? 116 * Math.cbrt(y) - 16 : KAPPA * y, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))];
+}
+
+/** CIELAB -> sRGB, 0..255 integers (out-of-gamut colours clipped) written at out[offset..offset + 2]. */
+export function labToRgb(l, a, b, out, offset) {
+  let fy, y;
+  if (l <= 8) {
+    y = l / KAPPA;
+    fy = (F_SLOPE * l) / KAPPA + 16 / 116;
+  } else {
+    fy = (l + 16) / 116;
+    y = fy * fy * fy;
+  }
+  const fx = fy + a / 500, fz = fy - b / 200;
+  const x = WHITE[0] * (fx <= 6 / 29 ? (fx - 16 / 116) / F_SLOPE : fx * fx * fx);
+  const z = WHITE[2] * (fz <= 6 / 29 ? (fz - 16 / 116) / F_SLOPE : fz * fz * fz);
+  out[offset] = level(3.240479 * x - 1.53715 * y - 0.498535 * z);
+  out[offset + 1] = level(-0.969256 * x + 1.875991 * y + 0.041556 * z);
+  out[offset + 2] = level(0.055648 * x - 0.204043 * y + 1.057311 * z);
+}
+
+/** "#rrggbb" of CIELAB L, a, b (out-of-gamut colours clipped). */
+export function labHex(l, a, b) {
+  const rgb = new Uint8Array(3);
+  labToRgb(l, a, b, rgb, 0);
+  return `#${[...rgb].map((v) => v.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** Window offsets covering [0, length): every stride, the last one flush with the end (length >= window). */
+export function windowStarts(length, window, stride) {
+  const starts = [];
+  for (let s = 0; s < length - window; s += stride) starts.push(s);
+  starts.push(length - window);
+  return starts;
+}
+
+/** Mirror index with the edge pixel repeated (numpy "symmetric", OpenCV BORDER_REFLECT). */
+export function mirror(i, n) {
+  const j = i % (2 * n);
+  return j < n ? j : 2 * n - 1 - j;
+}
+
+/** An ONNX file's metadata_props (ModelProto field 14), read with a minimal protobuf walk: JSON values decoded.
+ * onnxruntime-web and onnxruntime-node have no API for them. */
+export function readMetadata(bytes) {
+  const text = new TextDecoder();
+  let pos = 0;
+  const varint = () => {
+    let value = 0, shift = 0, byte;
+    do {
+      byte = bytes[pos++];
+      value += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80);
+    return value;
+  };
+  const fields = (end, onString) => {
+    while (pos < end) {
+      const tag = varint(), field = Math.floor(tag / 8), wire = tag % 8;
+      if (wire === 0) varint();
+      else if (wire === 1) pos += 8;
+      else if (wire === 5) pos += 4;
+      else if (wire === 2) {
+        const length = varint(), start = pos;
+        pos += length;
+        onString(field, start, pos);
+      } else throw new Error(`unsupported protobuf wire type ${wire}`);
+    }
+  };
+  const metadata = {};
+  fields(bytes.length, (field, start, end) => {
+    if (field !== 14) return;
+    const entry = {};
+    pos = start;
+    fields(end, (f, s, e) => { entry[f] = text.decode(bytes.subarray(s, e)); });
+    metadata[entry[1]] = JSON.parse(entry[2]);
+  });
+  return metadata;
+}
