@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 
 import cv2
@@ -34,10 +35,11 @@ SIZES = [pytest.param(height, width, gray, id=f"{height}x{width} {'gray' if gray
          for height, width in allinone.PARITY_SIZES for gray in (False, True)]
 
 
-def doc_table(heading: str) -> list[list[str]]:
-    """Rows (cells stripped of backticks) of the first table under a '## heading' of docs/EMBEDDING.md."""
+def doc_table(heading: str, index: int = 0) -> list[list[str]]:
+    """Rows (cells stripped of backticks) of the index-th table under a '## heading' of docs/EMBEDDING.md."""
     section = DOC.read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line.strip().strip("|").split("|") for line in section.splitlines() if line.startswith("|")]
+    tables = re.findall(r"(?m)(?:^\|.*\n?)+", section)
+    rows = [line.strip().strip("|").split("|") for line in tables[index].splitlines()]
     return [[cell.strip().strip("`") for cell in row] for row in rows[2:]]  # header and --- line skipped
 
 
@@ -290,6 +292,46 @@ def test_web_page_download_matches_the_python_runtime(web_page, expected, tmp_pa
     assert allinone.agrees(allinone.shares_within(got, reference))
 
 
+GUIDED_SECTION = "The guided file: pins, a reference photo, suggested colours"
+
+
+def test_documented_guided_contract_is_the_shipped_guided_files():
+    """docs/EMBEDDING.md's tables of the guided file: its inputs and outputs, and the fields of its "hints"
+    metadata (pin_size and reference_sigma with their values)."""
+    path = REPOSITORY / "models" / "colorize_guided.onnx"
+    graph = onnx.load(path).graph
+    values = {value.name: value for value in list(graph.input) + list(graph.output)}
+    rows = doc_table(GUIDED_SECTION)
+    assert [name for name, *_ in rows] == list(values)
+    for name, dtype, shape, _ in rows:
+        tensor = values[name].type.tensor_type
+        assert ONNX_DTYPES[tensor.elem_type] == dtype
+        assert json.loads(re.sub(r"([A-Z])", r'"\1"', shape)) == [d.dim_param or d.dim_value for d in tensor.shape.dim]
+    hints = metadata(path)["hints"]
+    fields = {field.strip("`"): value
+              for names, value, _ in doc_table(GUIDED_SECTION, 1) for field in names.split(", ")}
+    assert set(fields) == set(hints)
+    assert json.loads(fields["pin_size"]) == hints["pin_size"] == 3
+    assert json.loads(fields["reference_sigma"]) == hints["reference_sigma"]
+    assert len(hints["ab_cells"]) == values["global_hint"].type.tensor_type.shape.dim[1].dim_value
+
+
+def test_documented_guided_python_example_colours_the_pin(tmp_path):
+    """The guided section's Python example, run as written beside a photo: the pinned pixel gets the pin's a, b."""
+    section = DOC.read_text().split(f"## {GUIDED_SECTION}\n", 1)[1].split("\n## ", 1)[0]
+    (example,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    (tmp_path / "models").symlink_to(REPOSITORY / "models")
+    cv2.imwrite(str(tmp_path / "photo.png"), sample_photo(240, 320, gray=True))
+    result = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("most likely a, b at (30, 200):")
+    out = cv2.imread(str(tmp_path / "photo_color.png"))
+    assert out.shape == (256, 256, 3)
+    pinned = colour.bgr_to_lab(np.array([[[192, 135, 48]]], np.uint8))[0, 0, 1:]  # #3087c0
+    assert np.linalg.norm(colour.bgr_to_lab(out)[80, 120, 1:] - pinned) < 10
+
+
 # The page's guided colour (examples/web/guided.js) with the shipped guided file, against colorize-run.
 PIN_SECONDS = 1.0  # issue 26: a pin recolours a 1 MP photo in at most a second (docs/EMBEDDING.md)
 
@@ -334,7 +376,7 @@ def assert_page_is_colorize_run(got_path, expected_path, pins) -> None:
     assert np.abs(got_ab - expected_ab).mean() < 0.5
 
 
-def test_web_page_pins_suggestions_and_reference_give_colorize_runs_colours(shipped_page, tmp_path, capsys):
+def test_web_page_guided_pins_suggestions_and_reference_give_colorize_runs_colours(shipped_page, tmp_path, capsys):
     """Click, take a suggestion; click, pick a colour; drag that pin; add a pin and remove it; drop a reference
     photo: the suggestions are colorize-run --suggest's, the download is colorize-run --hint ... --reference's."""
     source, reference, output = tmp_path / "photo.png", tmp_path / "reference.png", tmp_path / "download.png"
@@ -355,7 +397,7 @@ def test_web_page_pins_suggestions_and_reference_give_colorize_runs_colours(ship
     assert_page_is_colorize_run(output, expected, pins)
 
 
-def test_web_page_pin_recolours_a_1_mp_photo_within_a_second(shipped_page, tmp_path, capsys):
+def test_web_page_guided_pin_recolours_a_1_mp_photo_within_a_second(shipped_page, tmp_path, capsys):
     source, output, expected = tmp_path / "photo.png", tmp_path / "download.png", tmp_path / "expected.png"
     cv2.imwrite(str(source), sample_photo(864, 1152))
     facts = drive_page(shipped_page, source, output, "--pin", "600,250,#d03020", "--pin", "200,700,suggestion")

@@ -8,8 +8,9 @@
 //   --reference FILE   drop a reference photo on the page's reference area
 //
 // Each action waits until the page has coloured the photo again. steer() returns what the page did: its pins
-// ({ x, y, hex } in photo pixels), the suggestions it offered at each --pin (with their probabilities), and the
-// seconds from each action to the recoloured photo (the page's own timer, body.dataset.pinSeconds).
+// ({ x, y, hex } in photo pixels), the suggestions it offered at each --pin (with their probabilities), the
+// seconds from each action to the recoloured photo (the page's own timer, body.dataset.pinSeconds) and the page's
+// status line then (which gives the network's share).
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 
@@ -51,6 +52,9 @@ async function recoloured(page, act) {
   return Number(await page.evaluate(() => document.body.dataset.pinSeconds));
 }
 
+/** The page's status line after an action (its run time and the network's share). */
+const status = (page) => page.textContent("#status");
+
 async function pin(page, value) {
   const [x, y, colour] = value.split(",");
   await page.mouse.click(...await pointOf(page, Number(x), Number(y)));
@@ -63,7 +67,7 @@ async function pin(page, value) {
     if (nth === null) await page.fill(".guide-palette .guide-picker", colour);
     else await page.click(`.guide-swatch >> nth=${nth}`);
   });
-  return { suggestions, seconds };
+  return { suggestions, seconds, status: await status(page) };
 }
 
 async function move(page, value) {
@@ -76,13 +80,14 @@ async function move(page, value) {
     await page.mouse.move(toX, toY, { steps: 8 });
     await page.mouse.up();
   });
-  return { seconds };
+  return { seconds, status: await status(page) };
 }
 
 async function remove(page, value) {
   await page.click(`.guide-pin >> nth=${Number(value)}`);
   await page.waitForSelector(".guide-palette .guide-remove:not([hidden])");
-  return { seconds: await recoloured(page, () => page.click(".guide-palette .guide-remove")) };
+  const seconds = await recoloured(page, () => page.click(".guide-palette .guide-remove"));
+  return { seconds, status: await status(page) };
 }
 
 async function reference(page, path) {
@@ -94,7 +99,7 @@ async function reference(page, path) {
     }, { bytes: [...readFileSync(path)], name: basename(path) });
     await page.dispatchEvent("#reference-drop", "drop", { dataTransfer });
   });
-  return { seconds };
+  return { seconds, status: await status(page) };
 }
 
 /** Runs the actions on the page (a photo already coloured); { pins, steps: [{ action, seconds, ... }] }. */
