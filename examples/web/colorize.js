@@ -1,9 +1,14 @@
 // The page's logic: decode the photo in the browser, run the all-in-one file (models/colorize_rgb.onnx) with
-// onnxruntime-web's WASM backend, show gray | colour, save PNG or JPEG. Nothing leaves the browser. Pins and a
-// reference photo switch the colouring to the guided file (guided.js).
+// onnxruntime-web's WASM backend once per photo, show it before | after, apply the saturation slider to the
+// network's colours (lab.mjs, no second run), save PNG or JPEG. Nothing leaves the browser. Pins and a reference
+// photo switch the colouring to the guided file (guided.js).
 // docs/EMBEDDING.md describes the file's inputs and outputs and this page's limits.
-import * as ort from "./node_modules/onnxruntime-web/dist/ort.wasm.min.mjs";
 import { Guide } from "./guided.js";
+import { saturate } from "./lab.mjs";
+
+// onnxruntime-web, imported as the page starts rather than statically, so that its absence (npm ci not run in
+// examples/web) is said on the page instead of leaving it "Loading the model…" for ever.
+const ORT_DIRECTORY = new URL("node_modules/onnxruntime-web/dist/", import.meta.url).href;
 
 // ?model=URL loads another all-in-one file (the tests use a freshly exported one).
 const MODEL_URL = new URLSearchParams(location.search).get("model") ?? "../../models/colorize_rgb.onnx";
@@ -13,21 +18,26 @@ const GUIDED_URL = new URLSearchParams(location.search).get("guided") ?? "../../
 // worked and a 75 MP one ran out of it (std::bad_alloc); see docs/EMBEDDING.md.
 const MAX_PIXELS = 60_000_000;
 
-ort.env.wasm.wasmPaths = new URL("node_modules/onnxruntime-web/dist/", import.meta.url).href;
-// Threads need SharedArrayBuffer, which browsers allow only on a cross-origin isolated page (serve.py's headers).
-ort.env.wasm.numThreads = self.crossOriginIsolated ? navigator.hardwareConcurrency : 1;
-ort.env.wasm.proxy = true; // the network runs in a worker, so the page stays responsive
-
 const $ = (id) => document.getElementById(id);
+let ort = null; // the onnxruntime-web module, once imported
 let session = null;
 let photo = null; // { name, width, height, rgb: Uint8Array, alpha: Uint8Array | null }
+let automatic = null; // { photo, image: ImageData, seconds }: the network's colours of the photo, saturation 1
 let colouredFor = null; // the saturation of the colour canvas, or null
 let busy = false;
+let runs = 0; // runs of the network (the tests check that the slider adds none)
+let modelError = null; // why onnxruntime-web or the model could not be loaded
 
+const WORKING = new Set(["loading", "decoding", "running"]); // states that show the progress bar
+
+/** The page's state (body data-state, for the tests too), its status line and the progress bar. */
 function show(state, message, error = false) {
   document.body.dataset.state = state;
   $("status").textContent = message;
   $("status").classList.toggle("error", error);
+  $("progress").hidden = !WORKING.has(state);
+  $("progress").removeAttribute("value"); // indeterminate: onnxruntime says nothing while it runs
+  if (state === "done") $("photos").classList.remove("uncoloured");
   const ready = state === "done";
   $("download-png").disabled = !ready;
   $("download-jpeg").disabled = !ready;
@@ -86,21 +96,17 @@ async function decode(file) {
   return { width, height, rgb, alpha };
 }
 
-async function colour(saturation) {
-  if (guide.steering) { // pins or a reference: the guided file, its pipeline in guided.js
-    await guide.colour(saturation);
-    colouredFor = saturation;
-    return;
-  }
-  const { width, height, rgb, alpha } = photo;
+/** The network's colours of the photo at saturation 1, alpha kept: one run of the all-in-one file. */
+async function runNetwork({ width, height, rgb, alpha }) {
   show("running", `Colouring ${width} × ${height} on ${ort.env.wasm.numThreads} thread(s)…`);
   const feeds = {
     rgb: new ort.Tensor("uint8", rgb.slice(), [1, height, width, 3]), // a copy: the worker takes its buffer
-    saturation: new ort.Tensor("float32", Float32Array.of(saturation), []),
+    saturation: new ort.Tensor("float32", Float32Array.of(1), []),
   };
   const start = performance.now();
   const coloured = (await session.run(feeds)).colorized_rgb.data;
   const seconds = (performance.now() - start) / 1000;
+  document.body.dataset.runs = ++runs;
   const image = new ImageData(width, height);
   for (let i = 0, j = 0; i < coloured.length; i += 3, j += 4) {
     image.data[j] = coloured[i];
@@ -108,16 +114,29 @@ async function colour(saturation) {
     image.data[j + 2] = coloured[i + 2];
     image.data[j + 3] = alpha === null ? 255 : alpha[j / 4];
   }
-  paint($("colour"), image);
+  return { image, seconds };
+}
+
+async function colour(saturation) {
+  if (guide.steering) { // pins or a reference: the guided file, its pipeline in guided.js
+    await guide.colour(saturation);
+    colouredFor = saturation;
+    return;
+  }
+  if (automatic?.photo !== photo) automatic = { photo, ...await runNetwork(photo) };
+  const { image, seconds } = automatic;
+  const shown = saturation === 1 ? image : new ImageData(image.width, image.height);
+  if (shown !== image) saturate(image.data, shown.data, saturation);
+  paint($("colour"), shown);
   colouredFor = saturation;
   document.body.dataset.seconds = seconds.toFixed(3);
-  show("done", `Coloured ${width} × ${height} in ${seconds.toFixed(2)} s on ${ort.env.wasm.numThreads} ` +
-    `thread(s), saturation ${saturation.toFixed(2)}.`);
+  show("done", `Coloured ${image.width} × ${image.height} in ${seconds.toFixed(2)} s on ` +
+    `${ort.env.wasm.numThreads} thread(s), saturation ${saturation.toFixed(2)}.`);
 }
 
 /** Runs colour() for the photo and the slider's saturation, again if either changed during a run. */
 async function update() {
-  if (busy || photo === null) return;
+  if (busy || photo === null || session === null) return; // a photo chosen while the model loads waits for it
   busy = true;
   try {
     let current, version;
@@ -134,16 +153,23 @@ async function update() {
 }
 
 async function open(file) {
-  if (!file || session === null) return;
+  if (!file) return;
   show("decoding", `Reading ${file.name}…`);
   try {
     const decoded = await decode(file);
     paint($("gray"), grayView(decoded.width, decoded.height, decoded.rgb));
+    Object.assign($("colour"), { width: decoded.width, height: decoded.height }); // blank until coloured
+    $("photos").classList.add("uncoloured"); // the photo itself is shown until then
     photo = { name: file.name.replace(/\.[^.]*$/, "") || "photo", ...decoded };
     guide.setPhoto(photo);
   } catch (error) {
     show("error", `Could not read ${file.name}: ${error.message ?? error}`, true);
     return;
+  }
+  if (session === null && modelError === null) {
+    show("loading", `Loading the model… ${file.name} will be coloured once it has loaded.`);
+  } else if (session === null) {
+    show("error", modelError, true);
   }
   await update();
 }
@@ -158,7 +184,8 @@ function download(type, extension) {
   }, type, 0.95);
 }
 
-const guide = new Guide({ ort, url: GUIDED_URL, canvas: $("colour"), show, decode, rerun: update });
+const guide = new Guide({ get ort() { return ort; }, url: GUIDED_URL, canvas: $("colour"), show, decode,
+  rerun: update });
 $("file").addEventListener("change", (event) => open(event.target.files[0]));
 $("drop").addEventListener("dragover", (event) => { event.preventDefault(); $("drop").classList.add("over"); });
 $("drop").addEventListener("dragleave", () => $("drop").classList.remove("over"));
@@ -169,15 +196,64 @@ $("drop").addEventListener("drop", (event) => {
 });
 $("saturation").addEventListener("input", () => {
   $("saturation-value").textContent = Number($("saturation").value).toFixed(2);
+  update(); // the colours at hand rescaled, no network run (several moves while one is drawn: the last is drawn)
 });
-$("saturation").addEventListener("change", update); // on release: each change runs the whole graph again
+$("before-after").addEventListener("input", () => { // the photo before colouring over the left part of it
+  $("gray").style.clipPath = `inset(0 ${100 - Number($("before-after").value)}% 0 0)`;
+});
 $("download-png").addEventListener("click", () => download("image/png", "png"));
 $("download-jpeg").addEventListener("click", () => download("image/jpeg", "jpg"));
 
+/** The bytes at url; onProgress(share received) as they arrive, when the server says how many there are. */
+async function fetchBytes(url, onProgress) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+  const total = Number(response.headers.get("Content-Length"));
+  const chunks = [];
+  let received = 0;
+  for (const reader = response.body.getReader(); ;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.length;
+    if (total) onProgress(received / total);
+  }
+  const bytes = new Uint8Array(received);
+  chunks.reduce((offset, chunk) => (bytes.set(chunk, offset), offset + chunk.length), 0);
+  return bytes;
+}
+
+/** onnxruntime-web, then the model (its download shown by the progress bar); throws with what went wrong. */
+async function loadModel() {
+  try {
+    ort = await import(`${ORT_DIRECTORY}ort.wasm.min.mjs`);
+  } catch (error) {
+    throw new Error(`Could not load onnxruntime-web from examples/web/node_modules/: run npm ci --omit=dev in ` +
+      `examples/web (${error.message ?? error})`);
+  }
+  ort.env.wasm.wasmPaths = ORT_DIRECTORY;
+  // Threads need SharedArrayBuffer, which browsers allow only on a cross-origin isolated page (serve.py's headers).
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? navigator.hardwareConcurrency : 1;
+  ort.env.wasm.proxy = true; // the network runs in a worker, so the page stays responsive
+  try {
+    const bytes = await fetchBytes(MODEL_URL, (share) => {
+      if (document.body.dataset.state === "loading") $("progress").value = share;
+    });
+    return await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  } catch (error) {
+    throw new Error(`Could not load the model ${MODEL_URL}: ${error.message ?? error}`);
+  }
+}
+
+show("loading", "Loading the model…");
 try {
-  session = await ort.InferenceSession.create(MODEL_URL, { executionProviders: ["wasm"] });
-  show("ready", `Model loaded (${ort.env.wasm.numThreads} thread(s)${self.crossOriginIsolated ? "" :
-    "; serve the page with the cross-origin isolation headers for more"}). Choose a photo.`);
+  session = await loadModel();
+  if (photo === null) {
+    show("ready", `Model loaded (${ort.env.wasm.numThreads} thread(s)${self.crossOriginIsolated ? "" :
+      "; serve the page with the cross-origin isolation headers for more"}). Choose a photo.`);
+  }
+  await update(); // the photo chosen while the model loaded, if any
 } catch (error) {
-  show("error", `Could not load the model ${MODEL_URL}: ${error.message ?? error}`, true);
+  modelError = error.message;
+  show("error", modelError, true);
 }

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // Drives the page in headless Chromium as a person would: picks a photo, waits for the colours, optionally moves
-// the saturation slider, clicks "Download PNG" and saves the download. Used by tests/test_embedding.py and for
-// the timings in docs/EMBEDDING.md; prints one JSON line (the page's run time, size, threads, isolation, and on
-// Linux the renderer process's peak memory).
+// the saturation and before / after sliders, clicks "Download PNG" and saves the download. Used by
+// tests/test_embedding.py and for the timings in docs/EMBEDDING.md; prints one JSON line (the page's run time,
+// size, threads, isolation, the network's runs, what the progress bar showed, and on Linux the renderer
+// process's peak memory).
 //
-//   node drive.mjs PAGE_URL PHOTO OUTPUT.png [--saturation F] [--screenshot FILE.(png|jpg)] [STEERING...]
+//   node drive.mjs PAGE_URL PHOTO OUTPUT.png [--early] [--saturation F] [--before-after P]
+//                  [--screenshot FILE.(png|jpg)] [STEERING...]
+//   node drive.mjs PAGE_URL --until-loaded      # {state, status} once the page has loaded its model, or failed to
 //
+// --early picks the photo while the model is still loading (its download is held back until the photo is in).
 // STEERING: pins and a reference photo, as steer.mjs describes (--pin X,Y,COLOUR, --move I,X,Y, --remove I,
 // --reference FILE), done in order after the saturation and before the download.
 //
@@ -50,12 +54,28 @@ function rendererPeakMegabytes() {
   return Math.round(peak);
 }
 
+/** Runs in the page before its own scripts: notes [state, value or null] whenever the progress bar, shown,
+ * changes (window.progressSeen). */
+function recordProgress() {
+  window.progressSeen = [];
+  new MutationObserver(() => {
+    const bar = document.getElementById("progress");
+    if (bar && !bar.hidden) {
+      window.progressSeen.push([document.body.dataset.state, bar.hasAttribute("value") ? bar.value : null]);
+    }
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-state", "value", "hidden"] });
+}
+
 async function main(argv) {
   const saturation = option(argv, "--saturation");
+  const beforeAfter = option(argv, "--before-after");
   const screenshot = option(argv, "--screenshot");
+  const flag = (name) => argv.includes(name) && argv.splice(argv.indexOf(name), 1).length > 0;
+  const early = flag("--early"), untilLoaded = flag("--until-loaded");
   const actions = steeringActions(argv); // --pin, --move, --remove, --reference (steer.mjs)
-  if (argv.length !== 3) {
-    console.error("usage: node drive.mjs PAGE_URL PHOTO OUTPUT.png [--saturation F] [--screenshot FILE.(png|jpg)]");
+  if (argv.length !== (untilLoaded ? 1 : 3)) {
+    console.error("usage: node drive.mjs PAGE_URL PHOTO OUTPUT.png [--early] [--saturation F] [--before-after P] " +
+      "[--screenshot FILE.(png|jpg)] [STEERING...]\n       node drive.mjs PAGE_URL --until-loaded");
     return 2;
   }
   const [url, photo, output] = argv;
@@ -70,9 +90,35 @@ async function main(argv) {
     const page = await browser.newPage({ viewport: { width: 1200, height: 720 }, acceptDownloads: true });
     page.on("console", (message) => { if (message.type() === "error") console.error(`page: ${message.text()}`); });
     page.on("pageerror", (error) => console.error(`page: ${error.message}`));
-    await page.goto(url);
-    await waitForState(page, "ready");
-    await page.setInputFiles("#file", photo);
+    await page.addInitScript(recordProgress);
+    if (untilLoaded) {
+      await page.goto(url);
+      await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state), null,
+        { timeout: RUN_TIMEOUT_MS });
+      console.log(JSON.stringify(await page.evaluate(() => ({
+        state: document.body.dataset.state, status: document.getElementById("status").textContent }))));
+      return 0;
+    }
+    let queued = null; // with --early: the status line while the photo waited for the model
+    if (early) {
+      let photoIn;
+      const held = new Promise((resolve) => { photoIn = resolve; });
+      await page.route((address) => address.pathname.endsWith(".onnx"), async (route) => {
+        await held;
+        await route.continue();
+      });
+      await page.goto(url, { waitUntil: "commit" });
+      await page.waitForFunction(() => document.body?.dataset.state === "loading" && document.getElementById("file"));
+      await page.setInputFiles("#file", photo);
+      await page.waitForFunction(() => document.body.dataset.state === "loading" &&
+        document.getElementById("status").textContent.includes("once it has loaded"));
+      queued = await page.textContent("#status");
+      photoIn();
+    } else {
+      await page.goto(url);
+      await waitForState(page, "ready");
+      await page.setInputFiles("#file", photo);
+    }
     await waitForState(page, "done");
     let seconds = Number(await page.evaluate(() => document.body.dataset.seconds));
     if (saturation !== undefined) {
@@ -87,21 +133,31 @@ async function main(argv) {
       saturation, { timeout: RUN_TIMEOUT_MS });
       seconds = Number(await page.evaluate(() => document.body.dataset.seconds));
     }
+    if (beforeAfter !== undefined) {
+      await page.evaluate((value) => {
+        const slider = document.getElementById("before-after");
+        slider.value = value;
+        slider.dispatchEvent(new Event("input", { bubbles: true }));
+      }, beforeAfter);
+    }
     const steered = actions.length ? await steer(page, actions) : {};
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-png")]);
     await download.saveAs(output);
     if (screenshot) { // JPEG for a .jpg name (docs/web_page.jpg), else PNG
       const jpeg = /\.jpe?g$/i.test(screenshot);
-      await page.screenshot({ path: screenshot, ...(jpeg ? { type: "jpeg", quality: 85 } : {}) });
+      await page.screenshot({ path: screenshot, fullPage: true, ...(jpeg ? { type: "jpeg", quality: 85 } : {}) });
     }
     const facts = await page.evaluate(() => ({
       width: document.getElementById("colour").width,
       height: document.getElementById("colour").height,
       threads: navigator.hardwareConcurrency,
       crossOriginIsolated: self.crossOriginIsolated,
+      runs: Number(document.body.dataset.runs ?? 0),
+      beforeClip: document.getElementById("gray").style.clipPath,
+      progressSeen: window.progressSeen,
     }));
     const rendererPeakMB = rendererPeakMegabytes();
-    console.log(JSON.stringify({ seconds, ...facts, download: download.suggestedFilename(), rendererPeakMB,
+    console.log(JSON.stringify({ seconds, ...facts, download: download.suggestedFilename(), rendererPeakMB, queued,
       ...steered }));
     return 0;
   } finally {
