@@ -55,6 +55,20 @@ def test_soft_targets_are_the_nearest_cells_with_gaussian_weights():
     assert torch.isfinite(weights).all()  # far outside the cells: no 0 / 0
 
 
+def test_confidence_mutes_a_colour_only_where_the_network_is_unsure():
+    model = Network(head="classification", num_bins=2).eval()
+    model.ab_bins.copy_(torch.tensor([[0.5, 0.0], [-0.5, 0.0]]))
+    model.class_weights.fill_(1.0)
+    logits = torch.zeros(1, 2, 1, 2)
+    logits[0, 0, 0, 0] = 8.0  # left pixel: sure of cell 0; right pixel: cell 0 only slightly likelier than cell 1
+    logits[0, 0, 0, 1] = 0.4
+    vivid, natural = model.decode(logits, 0.05), model.decode(logits, 0.05, confidence=0.8)
+    assert torch.allclose(vivid[..., 0], natural[..., 0], atol=1e-3)  # sure: the colour kept
+    p = np.exp(0.4) / (np.exp(0.4) + 1)  # the right pixel's probability of cell 0 (cell 1 is 110 units away)
+    right = natural[0, 0, 0, -1] / vivid[0, 0, 0, -1]
+    assert float(right) == pytest.approx(p / 0.8, abs=0.02)  # unsure: faded by its probability over confidence
+
+
 def test_annealed_mean_goes_from_the_mean_to_the_mode_as_t_falls():
     model = Network(head="classification", num_bins=2).eval()
     model.ab_bins.copy_(torch.tensor([[0.5, 0.0], [-0.5, 0.0]]))
@@ -209,14 +223,18 @@ def test_sweep_decodes_one_network_pass_as_many_passes_would(classification_run,
 
 
 def test_the_shipped_models_are_picked_by_name():
-    assert set(SHIPPED_MODELS) == {"classification", "regression"}
+    assert set(SHIPPED_MODELS) == {"natural", "vivid", "regression", "guided"}
     for name in SHIPPED_MODELS:
         colorizer = Colorizer(name, providers="cpu")
         assert colorizer.model_path == shipped_model_path(name) and colorizer.model_path.is_file()
-    assert Colorizer().model_path == shipped_model_path("classification")
+    assert Colorizer().model_path == shipped_model_path("natural")
+    assert Colorizer("classification").model_path == shipped_model_path("vivid")  # the earlier name still works
     assert Colorizer("regression", precision="int8").model_path.name == "colorize_regression.int8.onnx"
     heads = {name: json.loads(Colorizer(name).session.get_modelmeta().custom_metadata_map.get(
-        "head", '{"type": "regression"}'))["type"] for name in SHIPPED_MODELS}
-    assert heads == {"classification": "classification", "regression": "regression"}
+        "head", '{"type": "regression"}')) for name in SHIPPED_MODELS}
+    assert {name: head["type"] for name, head in heads.items()} == {
+        "natural": "classification", "vivid": "classification", "regression": "regression",
+        "guided": "classification"}
+    assert heads["natural"]["confidence"] > 0 and not heads["vivid"].get("confidence")
     with pytest.raises(ColorizeError, match="not found"):
-        Colorizer("vivid")
+        Colorizer("garish")

@@ -25,8 +25,8 @@ def test_output_has_the_input_size_for_gray_and_colour(shipped, height, width):
         assert result.shape == (height, width, 3) and result.dtype == np.uint8
 
 
-def test_default_model_is_the_shipped_file():
-    assert Colorizer().model_path.resolve() == SHIPPED_MODEL.resolve()
+def test_default_model_is_the_shipped_natural_file():
+    assert Colorizer().model_path.resolve() == SHIPPED_MODEL.with_name("colorize_natural.onnx").resolve()
 
 
 def expected_from_pointwise(image: np.ndarray, gains=(0.5, -0.25)) -> np.ndarray:

@@ -73,7 +73,7 @@ def recover(onnx_path: Path, data: str, size: int = 160) -> tuple[Colorizer, dic
         model.ab_bins.copy_(ab_bins)
         model.class_weights.copy_(class_weights)
     decoded = DecodedColorizer(model, head.get("temperature", 1.0), head.get("calibration", 0.0),
-                               head.get("pool", 1))
+                               head.get("pool", 1), head.get("confidence", 0.0))
     pairs = _conv_to_batchnorm(model)
     modules = dict(model.named_modules())
     with torch.no_grad():

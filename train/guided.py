@@ -25,14 +25,16 @@ import torch.nn.functional as F
 from train.model import Colorizer, _zero_conv
 
 BRANCH_CHANNELS = 64
-SPREAD_SIGMAS = (2.0, 8.0)  # widths, in cells of the 1/8-size grid, at which the pins' colours are spread
+SPREAD_SIGMAS = (2.0, 8.0)  # widths, in cells of the 1/8-size grid, at which the pins' colours are spread ...
+SPREAD_RADIUS = 31          # ... over the whole 32 x 32 grid of a window (a kernel cut short draws square edges)
+SPREAD_FLOOR = 1e-3
 COLOUR_BIAS_SCALE = 100.0   # ~ 1 / (a cell's width in normalised ab)^2: the colour bias's Gaussian width
 REFERENCE_FLOOR = 1e-3      # log(global hint + this): a cell the reference lacks is not ruled out
 PIN_SIGMA = 1.5             # pixels: how far a pin's exact colour blends into the network's around it
 
 
-def _gaussian_kernel(sigma: float) -> torch.Tensor:
-    radius = int(3 * sigma)
+def _gaussian_kernel(sigma: float, radius: int | None = None) -> torch.Tensor:
+    radius = int(3 * sigma) if radius is None else radius
     x = torch.arange(-radius, radius + 1, dtype=torch.float32)
     line = torch.exp(-x ** 2 / (2 * sigma ** 2))
     return (line[:, None] * line[None, :])[None, None]
@@ -50,7 +52,9 @@ def _spread(hints: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     padding = kernel.shape[-1] // 2
     weight = F.conv2d(mask, kernel, padding=padding)
     spread_ab = F.conv2d((ab * mask).reshape(-1, 1, *ab.shape[2:]), kernel, padding=padding).reshape(ab.shape)
-    return torch.cat([spread_ab / weight.clamp_min(1e-6), weight.clamp_max(1.0)], dim=1)
+    # + SPREAD_FLOOR: far from every pin the spread colour fades smoothly to gray (0) instead of keeping the
+    # nearest pin's colour out to where the weights underflow
+    return torch.cat([spread_ab / (weight + SPREAD_FLOOR), weight.clamp_max(1.0)], dim=1)
 
 
 def _pooled_hints(hints: torch.Tensor, factor: int) -> torch.Tensor:
@@ -76,7 +80,7 @@ class GuidedColorizer(nn.Module):
         self.base = base
         num_bins = base.ab_bins.shape[0]
         for index, sigma in enumerate(SPREAD_SIGMAS):
-            self.register_buffer(f"spread_kernel{index}", _gaussian_kernel(sigma), persistent=False)
+            self.register_buffer(f"spread_kernel{index}", _gaussian_kernel(sigma, SPREAD_RADIUS), persistent=False)
         self.local_branch = nn.Sequential(
             nn.Conv2d(128 + 3 + 3 * len(SPREAD_SIGMAS), BRANCH_CHANNELS, 3, padding=1), nn.ReLU(inplace=True),
             *[layer for dilation in (2, 4, 8) for layer in

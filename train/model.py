@@ -11,6 +11,10 @@ def _conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
             nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
 
 
+CONFIDENCE_RADIUS = 15.0  # CIELAB units: how near a colour counts as "this colour" for the confidence
+AB_UNITS = 110.0  # colour.AB_SCALE: ab_bins are normalised by it
+
+
 def _upsample() -> nn.Module:
     return nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
 
@@ -89,21 +93,25 @@ class Colorizer(nn.Module):
             x = self.decoder[11:-1](x)
         return self.decoder[-1](nn.functional.avg_pool2d(x, pool) if pool > 1 else x)
 
-    def decode(self, output: torch.Tensor, temperature: float, calibration: float = 0.0, pool: int = 1
-               ) -> torch.Tensor:
+    def decode(self, output: torch.Tensor, temperature: float, calibration: float = 0.0, pool: int = 1,
+               confidence: float = 0.0) -> torch.Tensor:
         """forward()'s output -> normalised ab [N, 2, H, W]. Classification: the annealed mean (Zhang 2016),
         softmax(logits / T) . ab_bins, at 1/2 size, then upsampled bilinearly; T = 1 is the plain mean of the
         distribution (muted where it is unsure), T -> 0 its mode (vivid, blotchy). A loss weighted by
         class_weights w learns probabilities proportional to w(q) p(q | photo): calibration c divides w^c out
         first (logits - c log w): 0 keeps the rebalanced distribution (rare colours favoured), 1 is p itself.
         pool > 1: the logits are averaged over pool x pool blocks first, so the annealed mean runs at
-        1/(2 pool) size (what the exported graph computes at a quarter of the cost with pool 2: DecodedColorizer)."""
+        1/(2 pool) size (what the exported graph computes at a quarter of the cost with pool 2: DecodedColorizer).
+        confidence > 0 mutes colours the network is unsure of: at each pixel the decoded ab is scaled by
+        min(1, m / confidence), m the probability (calibrated fully, c = 1) of the colours within about two cells
+        of it (a Gaussian of CONFIDENCE_RADIUS): a strong colour is kept where the network gives it real weight and
+        faded where it is one guess among many, which is where strong wrong colours come from."""
         if pool > 1 and self.head == "classification":
             output = nn.functional.avg_pool2d(output, pool)
-        return self.decode_pooled(output, temperature, calibration, pool)
+        return self.decode_pooled(output, temperature, calibration, pool, confidence)
 
-    def decode_pooled(self, output: torch.Tensor, temperature: float, calibration: float = 0.0, pool: int = 1
-                      ) -> torch.Tensor:
+    def decode_pooled(self, output: torch.Tensor, temperature: float, calibration: float = 0.0, pool: int = 1,
+                      confidence: float = 0.0) -> torch.Tensor:
         """forward(lightness, pool)'s output -> normalised ab [N, 2, H, W]: decode()'s annealed mean of logits
         that are already at 1/(2 pool) size, upsampled bilinearly by 2 pool (regression: the output itself)."""
         if self.head == "regression":
@@ -112,7 +120,22 @@ class Colorizer(nn.Module):
         if calibration:
             logits = logits - calibration * self.class_weights.log()[None, :, None, None]
         ab = _expectation(logits / temperature, self.ab_bins)
+        if confidence:
+            ab = ab * (self._mass_near(output.float(), ab) / confidence).clamp(max=1.0)
         return nn.functional.interpolate(ab, scale_factor=2 * pool, mode="bilinear", align_corners=False)
+
+    def _mass_near(self, logits: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """[N, 1, h, w]: the probability p (the rebalancing divided out) of the cells near ab [N, 2, h, w],
+        each weighted by exp(-|cell - ab|^2 / (2 r^2)), r = CONFIDENCE_RADIUS (normalised)."""
+        probabilities = logits - self.class_weights.log()[None, :, None, None]
+        probabilities = torch.exp(probabilities - probabilities.amax(dim=1, keepdim=True))
+        probabilities = probabilities / probabilities.sum(dim=1, keepdim=True)
+        radius = CONFIDENCE_RADIUS / AB_UNITS
+        cells = self.ab_bins[:, :, None, None]
+        # |cell - ab|^2 = |cell|^2 - 2 cell.ab + |ab|^2, the cross term as one 1x1 conv
+        distance_sq = (cells.square().sum(dim=1)[None] - 2 * nn.functional.conv2d(ab, cells)
+                       + ab.square().sum(dim=1, keepdim=True))
+        return (probabilities * torch.exp(-distance_sq / (2 * radius ** 2))).sum(dim=1, keepdim=True)
 
 
 def _expectation(logits: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -130,12 +153,14 @@ class DecodedColorizer(nn.Module):
     head followed by decode() at the given temperature, calibration and pool; with pool > 1 the head itself runs
     on the averaged features, which decode()'s averaging of the logits equals by linearity)."""
 
-    def __init__(self, model: Colorizer, temperature: float = 1.0, calibration: float = 0.0, pool: int = 1) -> None:
+    def __init__(self, model: Colorizer, temperature: float = 1.0, calibration: float = 0.0, pool: int = 1,
+                 confidence: float = 0.0) -> None:
         super().__init__()
         if pool < 1 or (pool > 1 and model.head != "classification"):
             raise ValueError(f"pool must be 1, or a whole number >= 1 with the classification head, not {pool}")
         self.model, self.temperature, self.calibration, self.pool = model, temperature, calibration, pool
+        self.confidence = confidence
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         return self.model.decode_pooled(self.model(lightness, self.pool), self.temperature, self.calibration,
-                                        self.pool)
+                                        self.pool, self.confidence)

@@ -38,13 +38,13 @@ class RecordingNetwork:
     current (temperature, calibration, pool)."""
 
     def __init__(self, network: Network) -> None:
-        self.network, self.logits, self.replay, self.decoding = network, [], None, (1.0, 0.0, 1)
+        self.network, self.logits, self.replay, self.decoding = network, [], None, (1.0, 0.0, 1, 0.0)
 
     def start_photo(self) -> None:
         self.logits, self.replay = [], None
 
-    def start_pass(self, temperature: float, calibration: float, pool: int = 1) -> None:
-        self.decoding, self.replay = (temperature, calibration, pool), (None if not self.logits else 0)
+    def start_pass(self, temperature: float, calibration: float, pool: int = 1, confidence: float = 0.0) -> None:
+        self.decoding, self.replay = (temperature, calibration, pool, confidence), (None if not self.logits else 0)
 
     @torch.no_grad()
     def run(self, _outputs, feed: dict) -> list[np.ndarray]:
@@ -97,7 +97,7 @@ def score_variants(data: Path, paths: list[Path], variants: Callable[[np.ndarray
 
 
 def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, paths: list[Path],
-                 settings: list[tuple[float, float, int]]) -> list[dict]:
+                 settings: list[tuple[float, float, int, float]]) -> list[dict]:
     def decodings(gray: np.ndarray, _truth_lab: np.ndarray):
         network.start_photo()
         for setting in settings:
@@ -105,14 +105,15 @@ def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, pa
             yield setting, colorizer.colorize(gray)
 
     summaries = score_variants(data, paths, decodings)
-    return [{"size": colorizer.size, "temperature": t, "calibration": c, "pool": pool} | summaries[(t, c, pool)]
-            for t, c, pool in settings]
+    return [{"size": colorizer.size, "temperature": t, "calibration": c, "pool": pool, "confidence": confidence}
+            | summaries[(t, c, pool, confidence)] for t, c, pool, confidence in settings]
 
 
 def format_rows(rows: list[dict]) -> str:
-    lines = ["size     T     c  pool  photos  PSNR-gray  chroma  pooled  CF/true    AuC  AuC-rb  garish%  worst%  "
-             "highest folder chroma", "-" * 120]
-    lines += [f"{r['size']:4d} {r['temperature']:5.2f} {r['calibration']:5.2f} {r['pool']:5d} {r['photos']:7d} "
+    lines = ["size     T     c  pool  conf  photos  PSNR-gray  chroma  pooled  CF/true    AuC  AuC-rb  garish%  worst%  "
+             "highest folder chroma", "-" * 126]
+    lines += [f"{r['size']:4d} {r['temperature']:5.2f} {r['calibration']:5.2f} {r['pool']:5d} "
+              f"{r.get('confidence', 0.0):5.2f} {r['photos']:7d} "
               f"{r['psnr_gain_db']:+10.2f} "
               f"{r['chroma_ratio']:7.3f} {r['chroma_ratio_pooled']:7.3f} {r['colourfulness_ratio']:8.3f} "
               f"{r['auc']:6.2f} {r['rebalanced_auc']:7.2f} {r['garish']:8.2f} {r['most_garish_photo']:7.1f}  "
@@ -138,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibrations", type=_floats, default=_floats("0,0.1,0.25,0.5"))
     parser.add_argument("--pools", type=_ints, default=[1],
                         help="decode's pool values to try (the head at 1/(2 pool) size), e.g. 1,2 (default: 1)")
+    parser.add_argument("--confidences", type=_floats, default=[0.0],
+                        help="decode's confidence values to try (0: off; model.Colorizer.decode), e.g. 0,0.2,0.4")
     parser.add_argument("--sizes", type=_ints, default=None,
                         help="working resolutions (the runtime's --size) to try, e.g. 160,224 (default: the runtime's)")
     parser.add_argument("--limit", type=int, default=None, help="N photos of each folder, spread evenly")
@@ -153,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     network = Network.from_config(checkpoint["config"])
     network.load_state_dict(checkpoint["model"])
     recording = RecordingNetwork(network.eval())
-    colorizer = Colorizer(threads=args.threads)  # the runtime's defaults and contract; its network replaced
+    colorizer = Colorizer("vivid", threads=args.threads)  # the runtime's defaults and contract; its network replaced
     colorizer.session = recording
-    settings = list(itertools.product(args.temperatures, args.calibrations, args.pools))
+    settings = list(itertools.product(args.temperatures, args.calibrations, args.pools, args.confidences))
     results = {}
     for data in args.data:
         paths, rows = evenly_spaced(find_photos(data), args.limit), []

@@ -128,9 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     # Model options left out are not passed on, so that the Colorizer's own defaults apply.
     model = parser.add_argument_group("model", argument_default=argparse.SUPPRESS)
     model.add_argument("--model", metavar="NAME|PATH", default=os.environ.get("COLORIZE_MODEL"),
-                       help="a shipped model by name: classification (the default: vivid colours) or regression "
-                            "(cautious, muted colours), or the path of an ONNX model (default: $COLORIZE_MODEL, "
-                            "else classification)")
+                       help="a shipped model by name: natural (the default: colour where the network is sure, muted "
+                            "where it is not; few strong wrong colours), vivid (the most colour, now and then a "
+                            "confident wrong one; formerly classification), regression (cautious, sepia-like) or "
+                            "guided (vivid steered by --hint and --reference; chosen by those options when no "
+                            "--model is given), or the path of an ONNX model (default: $COLORIZE_MODEL, else "
+                            "natural)")
     model.add_argument("--providers", choices=["auto", "cpu", "cuda"],
                        help="onnxruntime execution provider (cuda fails loudly when unavailable)")
     model.add_argument("--threads", type=_positive_int, metavar="N", help="CPU threads for the network")

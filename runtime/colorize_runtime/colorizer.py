@@ -18,18 +18,21 @@ except ImportError:  # installed without its extra: [cpu] brings onnxruntime, [g
                         "for CUDA; one of the two)") from None
 
 
-# The models shipped in the package, by name (models/MODEL_CARD.md): the default predicts a distribution over
-# colours and picks a likely one (vivid); the regression model predicts the mean colour (cautious, muted, the
-# best PSNR); the guided model is the default steered by hints and a reference photo (guided.py).
-SHIPPED_MODELS = {"classification": "colorize.onnx", "regression": "colorize_regression.onnx",
-                  "guided": "colorize_guided.onnx"}
+# The models shipped in the package, by name (models/MODEL_CARD.md). natural, the default: the classification
+# network decoded so that colours it is unsure of are muted (few strong wrong colours); vivid: the same network
+# decoded for the most colour (the look of earlier releases, some confident wrong colours); regression: the mean
+# colour (cautious, sepia-like, the best PSNR); guided: vivid steered by hints and a reference photo (guided.py).
+SHIPPED_MODELS = {"natural": "colorize_natural.onnx", "vivid": "colorize.onnx",
+                  "regression": "colorize_regression.onnx", "guided": "colorize_guided.onnx"}
+MODEL_ALIASES = {"classification": "vivid"}  # earlier releases' names, still accepted
 GUIDED_MODEL = "guided"
 GUIDED_INPUTS = ["L", "hints", "global_hint"]
-DEFAULT_MODEL = "classification"
+DEFAULT_MODEL = "natural"
 
 
 def shipped_model_path(name: str = DEFAULT_MODEL) -> Path:
-    return Path(str(resources.files("colorize_runtime.models") / SHIPPED_MODELS[name]))
+    """The file of a shipped model by name (SHIPPED_MODELS or MODEL_ALIASES)."""
+    return Path(str(resources.files("colorize_runtime.models") / SHIPPED_MODELS[MODEL_ALIASES.get(name, name)]))
 
 
 def default_model_path() -> Path:
@@ -40,7 +43,7 @@ def resolve_model(model: str | Path | None) -> Path:
     """A shipped model's name (SHIPPED_MODELS), a path, or None (the default shipped model) -> its file."""
     if model is None:
         return default_model_path()
-    if isinstance(model, str) and model in SHIPPED_MODELS:
+    if isinstance(model, str) and (model in SHIPPED_MODELS or model in MODEL_ALIASES):
         return shipped_model_path(model)
     return Path(model)
 
@@ -131,8 +134,8 @@ def scale_down(image: np.ndarray, width: int, height: int) -> np.ndarray:
 class Colorizer:
     """Colourise photos with the colorize ONNX model.
 
-    model: a shipped model's name (SHIPPED_MODELS: "classification", the default, or "regression"), or the path
-        of an .onnx file (None: the default shipped model).
+    model: a shipped model's name (SHIPPED_MODELS: "natural", the default, "vivid", "regression" or "guided";
+        "classification" is vivid's earlier name), or the path of an .onnx file (None: the default shipped model).
     providers: "auto" (CUDA if onnxruntime offers it, else CPU), "cpu" or "cuda" (an error if CUDA is missing).
     threads: onnxruntime intra-op threads (None: onnxruntime's default, one per physical core).
     stride: window step in pixels, below the 256 window so windows overlap and are averaged (None: half a window).

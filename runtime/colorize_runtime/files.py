@@ -120,6 +120,17 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, notes: li
     return decode_image(data, max_pixels, notes)
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """The (width, height) of an image file as read_image returns it (upright), from its header alone.
+    Raises ImageFileError with the reason."""
+    try:
+        header = _header(Path(path).read_bytes())
+    except OSError as error:
+        raise ImageFileError(f"cannot read: {error.strerror or error}") from None
+    width, height = header.size
+    return (height, width) if _orientation(header) in (5, 6, 7, 8) else (width, height)
+
+
 def fit_to_format(image: np.ndarray, extension: str) -> np.ndarray:
     """The image as the format can store it: 8 bits where the format has no 16-bit mode, no alpha in JPEG."""
     extension = extension.lower()
