@@ -1,4 +1,5 @@
-"""Make the README's picture: automatic colour | the same photo after a few clicks (marked) | original.
+"""Make the README's picture: the default model's automatic colour | the guided model after a few clicks (marked) |
+original.
 
 python examples/before_after.py [PHOTO] [-o docs/before_after.jpg]   (needs only the runtime installed)
 
@@ -35,8 +36,8 @@ def main() -> None:
     args = parser.parse_args()
     original = cv2.imread(str(args.photo), cv2.IMREAD_COLOR)
     gray = cv2.cvtColor(original, cv2.COLOR_BGR2GRAY)
-    colorizer = Colorizer("guided")
-    panels = [colorizer.colorize(gray), mark(colorizer.colorize(gray, hints=CLICKS), CLICKS), original]
+    guided = Colorizer("guided")
+    panels = [Colorizer().colorize(gray), mark(guided.colorize(gray, hints=CLICKS), CLICKS), original]
     cv2.imwrite(str(args.output), cv2.hconcat(panels), [cv2.IMWRITE_JPEG_QUALITY, 90])
     print(f"wrote {args.output}")
 
