@@ -401,9 +401,11 @@ class PhotoReader:
             self._pending[index + 1] = self._submit(index + 1)
         return future.result()
 
-    def close(self) -> None:
-        """Drop what is queued; a read in progress finishes (a bounded wait at exit), nothing is written."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def close(self, wait: bool = False) -> None:
+        """Drop what is queued; a read in progress finishes (a bounded wait at exit), nothing is written. wait:
+        return only once it has: a decode borrows stderr (decoding.imdecode), so a line printed before it gives
+        stderr back would be lost at exit."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
 def _print_suggestions(colorizer, job: Job, guidance, args: argparse.Namespace) -> int:
@@ -499,7 +501,7 @@ def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: Pho
                 report.note(job.source, note)
             report.add(job.source, job.target, WRITTEN, seconds=time.perf_counter() - start, size=size)
     except KeyboardInterrupt:
-        reader.close()
+        reader.close(wait=True)
         return report.interrupted()
     reader.close()
     return report.finish()
