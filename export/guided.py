@@ -19,7 +19,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from colorize_runtime import colour, files
+from colorize_runtime import colour, files, guided
 from export.export import (OPSET, PARITY_TOLERANCE, REPOSITORY, SAMPLE_PHOTO, metadata as base_metadata, sample_input,
                            without_stack_traces)
 from train.guided import DecodedGuidedColorizer, GuidedColorizer, simulate_points
@@ -60,8 +60,8 @@ def hint_contract(model: DecodedGuidedColorizer) -> dict:
         "outputs": {"ab": "[N,2,256,256] normalised ab, as the default model's",
                     "distribution": f"[N,{len(cells)},32,32] the probability of each ab cell at 1/8 size"},
         "ab_cells": np.round(cells, 3).tolist(),
-        "pin_size": 3,
-        "reference_sigma": 5.0,
+        "pin_size": guided.PIN_SIZE,
+        "reference_sigma": guided.REFERENCE_SIGMA,
         "trained_with": "hints simulated from the truth (Zhang, Zhu et al. 2017): a geometric number of 1-9 px "
                         "patches, each the patch's mean true ab; global hints the photo's own or another's",
     }

@@ -37,6 +37,14 @@ def pinned_ab(color, gray_level):
     return np.array(guided.colour_ab(guided.lab_hex(lightness, guided.colour_ab(color))))
 
 
+def blue_photo(path):
+    """A plain blue colour photo, to use as a reference."""
+    blue = np.zeros((32, 32, 3), np.uint8)
+    blue[:] = (200, 90, 30)
+    path.write_bytes(files.encode_image(blue, ".png"))
+    return path
+
+
 def ab_at(path, x, y):
     image = files.read_image(path)
     return colour.bgr_to_lab(np.ascontiguousarray(image[y:y + 1, x:x + 1]))[0, 0, 1:]
@@ -65,10 +73,7 @@ def test_hints_file_for_a_batch_keyed_by_name(run, tmp_path):
 
 def test_reference_guides_every_photo(run, tmp_path):
     photo = gray_photo(tmp_path / "p.png")
-    reference = tmp_path / "ref.png"
-    blue = np.zeros((64, 64, 3), np.uint8)
-    blue[:] = (200, 90, 30)
-    reference.write_bytes(files.encode_image(blue, ".png"))
+    reference = blue_photo(tmp_path / "ref.png")
     code, _, err = run(photo, "--reference", reference, "-o", tmp_path / "blue.png")
     assert code == 0, err
     code, _, err = run(photo, "-o", tmp_path / "auto.png")
@@ -131,10 +136,7 @@ def test_reference_guides_every_frame_of_a_video(run, tmp_path):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    reference = tmp_path / "ref.png"
-    blue = np.zeros((32, 32, 3), np.uint8)
-    blue[:] = (200, 90, 30)
-    reference.write_bytes(files.encode_image(blue, ".png"))
+    reference = blue_photo(tmp_path / "ref.png")
     code, _, err = run(clip, "--reference", reference, "-o", tmp_path / "blue.mp4")
     assert code == 0, err
     code, _, err = run(clip, "--hint", "1,1,red")

@@ -304,8 +304,7 @@ def evaluate_photo(colorizer: Colorizer, path: Path, data: Path, guidance: dict 
             raise SkipPhoto("no other photo in its folder to use as a reference")
         reference = colorizer.reference(other)
     tick = time.perf_counter()
-    ours = colorizer.colorize(gray, hints=hints or None, reference=reference) if hints or reference \
-        else colorizer.colorize(gray)
+    ours = colorizer.colorize(gray, hints=hints or None, reference=reference)
     seconds = time.perf_counter() - tick
     gray_bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     (ours_scores, ours_counts), (floor_scores, floor_counts) = (score(x, truth, truth_lab) for x in (ours, gray_bgr))

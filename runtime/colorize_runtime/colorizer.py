@@ -25,7 +25,6 @@ except ImportError:  # installed without its extra: [cpu] brings onnxruntime, [g
 SHIPPED_MODELS = {"natural": "colorize_natural.onnx", "vivid": "colorize.onnx",
                   "regression": "colorize_regression.onnx", "guided": "colorize_guided.onnx"}
 MODEL_ALIASES = {"classification": "vivid"}  # earlier releases' names, still accepted
-GUIDED_MODEL = "guided"
 GUIDED_INPUTS = ["L", "hints", "global_hint"]
 DEFAULT_MODEL = "natural"
 
@@ -254,15 +253,18 @@ class Colorizer:
         corners = [(y, x) for y in rows for x in columns]
         ab = np.zeros((ph, pw, 2), np.float32)
         ramp_2d = np.outer(self.window_ramp, self.window_ramp)[None, :, :, None] if self.blend != "mean" else None
+        if self.guided:  # built once: the same global hint for every window, and zeros where there are no pins
+            global_rows = np.repeat(np.zeros((1, len(self.ab_cells)), np.float32) if global_hint is None
+                                    else np.asarray(global_hint, np.float32)[None], self.batch, axis=0)
+            no_pins = np.zeros((self.batch, 3, win, win), np.float32) if hints is None else None
         for first in range(0, len(corners), self.batch):
             chunk = corners[first:first + self.batch]
             windows = np.stack([lightness_plane[y:y + win, x:x + win] for y, x in chunk])[:, None]
             feed = {self.input_name: colour.normalise_lightness(windows, self.contract)}
             if self.guided:
                 feed["hints"] = (np.stack([hints[:, y:y + win, x:x + win] for y, x in chunk]) if hints is not None
-                                 else np.zeros((len(chunk), 3, win, win), np.float32))
-                feed["global_hint"] = np.tile(np.zeros(len(self.ab_cells), np.float32) if global_hint is None
-                                              else np.asarray(global_hint, np.float32), (len(chunk), 1))
+                                 else no_pins[:len(chunk)])
+                feed["global_hint"] = global_rows[:len(chunk)]
             prediction = self.session.run(self.output_names, feed)[0]
             prediction = colour.denormalise_ab(prediction.transpose(0, 2, 3, 1), self.contract)  # (n, win, win, 2)
             if ramp_2d is not None:

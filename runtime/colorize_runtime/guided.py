@@ -254,8 +254,8 @@ class Reference:
             return cls(read_reference(photo, colorizer.ab_cells))
         if isinstance(photo, np.ndarray) and photo.dtype in (np.uint8, np.uint16) and photo.ndim in (2, 3):
             return cls(reference_distribution(photo, colorizer.ab_cells))
-        raise ColorizeError(f"reference must be a photo's path, a BGR uint8 array or a Reference, not "
-                            f"{type(photo).__name__}")
+        raise ColorizeError("reference must be a photo's path, a BGR(A) uint8 or uint16 array or a Reference, "
+                            f"not {type(photo).__name__}")
 
 
 def network_hints(colorizer, size: tuple[int, int], working: tuple[int, int], hints, reference
