@@ -13,7 +13,7 @@ import numpy as np
 
 from benchmarks.windows import sample_windows, time_per_window
 from colorize_runtime import Colorizer, guided
-from colorize_runtime.colorizer import shipped_model_path
+from colorize_runtime.colorizer import DEFAULT_MODEL, shipped_model_path
 from tests.conftest import SAMPLE_PHOTO
 
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     lightness = sample_windows(SAMPLE_PHOTO, 1)
     cases = {}
-    for name in ("classification", "guided"):
+    for name in (DEFAULT_MODEL, "guided"):
         colorizer = Colorizer(shipped_model_path(name), providers="cpu", threads=args.threads)
         outputs = ["ab"]  # what the runtime asks for when colouring
         for case, feed in feeds(colorizer, lightness).items():

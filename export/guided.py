@@ -3,7 +3,8 @@ verified guided ONNX file (the runtime's --hint, --reference and --suggest; docs
 
 Pinned as python -m export: the dynamo exporter at opset 18, N dynamic, the model in eval mode, one self-contained
 file, metadata_props as JSON values. Inputs "L" [N,1,256,256], "hints" [N,3,256,256], "global_hint" [N,Q];
-outputs "ab" [N,2,256,256] (the base model's shipped decoding) and "distribution" [N,Q,32,32] (the colour
+outputs "ab" [N,2,256,256] (decoded as the default file decodes: its temperature, calibration, pool and
+confidence, read from its metadata; --temperature etc. override) and "distribution" [N,Q,32,32] (the colour
 probabilities at 1/8 size, the rebalancing divided out, for suggested colours). The hint contract, the ab cells
 included, is in the metadata key "hints". Before writing: onnx.checker, then onnxruntime against torch without
 hints, with points and with a global hint, and the file without hints against the base network's decoding.
@@ -20,6 +21,7 @@ import onnxruntime as ort
 import torch
 
 from colorize_runtime import colour, files, guided
+from colorize_runtime.colorizer import DEFAULT_MODEL, shipped_model_path
 from export.export import (OPSET, PARITY_TOLERANCE, REPOSITORY, SAMPLE_PHOTO, metadata as base_metadata, sample_input,
                            without_stack_traces)
 from train.guided import DecodedGuidedColorizer, GuidedColorizer, simulate_points
@@ -29,14 +31,43 @@ from train.train_guided import base_from_checkpoint
 
 DEFAULT_OUTPUT = REPOSITORY / "models" / "colorize_guided.onnx"
 INPUTS, OUTPUTS = ["L", "hints", "global_hint"], ["ab", "distribution"]
+# trained on 35 % own and 15 % other photos' distributions, the network follows any reference as if it were the
+# photo's own; at half strength another photo of the same source no longer costs PSNR against none, while the
+# photo's own still gains about 2 dB (docs/experiments.md#2026-12-06-the-guided-network-v2)
+REFERENCE_STRENGTH = 0.5
 
 
-def load_model(checkpoint: dict) -> DecodedGuidedColorizer:
-    """The guided checkpoint's network with its base's shipped decoding (the base file's T, c and pool)."""
-    config = checkpoint["config"]
-    model = GuidedColorizer(base_from_checkpoint(config["init_from"]))
+def default_decoding() -> dict:
+    """The default file's decoding (temperature, calibration, pool, confidence), read from its metadata: the guided
+    file decodes the same way, so that without hints it gives what the default gives."""
+    props = onnx.load(str(shipped_model_path(DEFAULT_MODEL)), load_external_data=False).metadata_props
+    head = json.loads({p.key: p.value for p in props}["head"])
+    return {key: head.get(key, 0.0) for key in ("temperature", "calibration", "pool", "confidence")}
+
+
+def load_model(checkpoint: dict, decoding: dict | None = None, reference_strength: float = 1.0
+               ) -> DecodedGuidedColorizer:
+    """The guided checkpoint's network decoded as decoding says (default: the default file's decoding), its trust
+    in a reference scaled by reference_strength: the global hint's MLP is bias-free and ReLU is positively
+    homogeneous, so scaling its first layer and the reference's log power by k is the network's response to the
+    reference tempered by k (1: as trained)."""
+    decoding = decoding or default_decoding()
+    if decoding["pool"] != checkpoint["config"]["pool"]:
+        raise SystemExit(f"export.guided: the network was trained at pool {checkpoint['config']['pool']}, "
+                         f"not {decoding['pool']}")
+    model = GuidedColorizer(base_from_checkpoint(checkpoint["config"]["init_from"]))
     model.load_state_dict(checkpoint["model"])
-    return DecodedGuidedColorizer(model, config["temperature"], config["calibration"], config["pool"]).eval()
+    with torch.no_grad():
+        model.global_hint[0].weight.mul_(reference_strength)
+        model.reference_power.mul_(reference_strength)
+    return DecodedGuidedColorizer(model, decoding["temperature"], decoding["calibration"], decoding["pool"],
+                                  decoding["confidence"]).eval()
+
+
+def base_decoding(model: DecodedGuidedColorizer) -> DecodedColorizer:
+    """The base network alone with the guided file's decoding: what the file computes without hints."""
+    return DecodedColorizer(model.model.base, model.temperature, model.calibration, model.pool,
+                            model.confidence).eval()
 
 
 def to_onnx(model: DecodedGuidedColorizer) -> onnx.ModelProto:
@@ -88,9 +119,8 @@ def verify(model_proto: onnx.ModelProto, model: DecodedGuidedColorizer, photo: P
         got = session.run(None, {"L": lightness, "hints": hints, "global_hint": global_hint})
         diffs[name] = max(float(np.abs(g - e).max()) for g, e in zip(got, expected))
         if name == "no hints":
-            base = DecodedColorizer(model.model.base, model.temperature, model.calibration, model.pool).eval()
             with torch.no_grad():
-                base_ab = base(torch.from_numpy(lightness)).numpy()
+                base_ab = base_decoding(model)(torch.from_numpy(lightness)).numpy()
             diffs["no hints vs the base network"] = float(np.abs(base_ab - got[0]).max())
     worst = max(diffs.values())
     if worst > PARITY_TOLERANCE:
@@ -98,16 +128,17 @@ def verify(model_proto: onnx.ModelProto, model: DecodedGuidedColorizer, photo: P
     return diffs
 
 
-def export(checkpoint_path: Path, output: Path, photo: Path = SAMPLE_PHOTO) -> None:
+def export(checkpoint_path: Path, output: Path, photo: Path = SAMPLE_PHOTO, decoding: dict | None = None,
+           reference_strength: float = REFERENCE_STRENGTH) -> None:
     checkpoint = load_checkpoint(checkpoint_path)
-    model = load_model(checkpoint)
+    model = load_model(checkpoint, decoding, reference_strength)
     model_proto = to_onnx(model)
     base = load_checkpoint(checkpoint["config"]["init_from"])
-    values = base_metadata(base) | {
+    values = base_metadata(base, base_decoding(model)) | {
         "model": {"name": "colorize-guided", "architecture": "the default model (frozen) + hint branches: local "
                   "hints at 1/8 (a dilated-conv branch with the encoder's features), 1/4 and 1/2 size; a global "
                   "hint into the global context"},
-        "hints": hint_contract(model),
+        "hints": hint_contract(model) | {"reference_strength": reference_strength},
         "guided_training": {"config": checkpoint["config"], "step": checkpoint["step"],
                             "best_val": checkpoint["best_val"]}}
     for key, value in values.items():
@@ -127,8 +158,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("checkpoint", type=Path, help="a python -m train.train_guided checkpoint")
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--photo", type=Path, default=SAMPLE_PHOTO, help="real photo for the parity check")
+    for name in ("temperature", "calibration", "confidence"):
+        parser.add_argument(f"--{name}", type=float, help=f"the decoding's {name} (default: the default file's)")
+    parser.add_argument("--reference-strength", type=float, default=REFERENCE_STRENGTH,
+                        help="how far a reference is trusted, 1 as trained (default: %(default)s)")
     args = parser.parse_args(argv)
-    export(args.checkpoint, args.output, args.photo)
+    decoding = default_decoding() | {name: getattr(args, name) for name in ("temperature", "calibration",
+                                                                             "confidence") if getattr(args, name) is not None}
+    export(args.checkpoint, args.output, args.photo, decoding, args.reference_strength)
 
 
 if __name__ == "__main__":

@@ -459,7 +459,7 @@ def test_model_picks_a_shipped_model_by_name_and_help_lists_the_names(run, tmp_p
         assert outputs[name].shape == (40, 60, 3)
     assert not np.array_equal(outputs["vivid"], outputs["regression"])  # two different networks
     assert not np.array_equal(outputs["natural"], outputs["vivid"])  # one network, two decodings
-    # the guided model without hints is the vivid one (float noise aside)
-    assert np.abs(outputs["guided"].astype(int) - outputs["vivid"]).max() <= 1
+    # the guided model without hints is the default one (float noise aside)
+    assert np.abs(outputs["guided"].astype(int) - outputs["natural"]).max() <= 1
     code, _, err = run(photo, "-o", tmp_path / "x.png", "--model", "no-such-model", model=None)
     assert code == 2 and "no-such-model: model file not found" in err

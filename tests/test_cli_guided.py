@@ -141,7 +141,13 @@ def test_reference_guides_every_frame_of_a_video(run, tmp_path):
     assert code == 0, err
     code, _, err = run(clip, "--hint", "1,1,red")
     assert code == 2 and "a video takes --reference" in err
-    with av.open(str(tmp_path / "blue.mp4")) as container:
-        frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
-    assert len(frames) == 4
-    assert all(colour.bgr_to_lab(f)[..., 2].mean() < -3 for f in frames)  # blue: negative b in every frame
+    code, _, err = run(clip, "--model", "guided", "-o", tmp_path / "automatic.mp4")
+    assert code == 0, err
+    mean_b = {}
+    for name in ("blue", "automatic"):
+        with av.open(str(tmp_path / f"{name}.mp4")) as container:
+            mean_b[name] = [colour.bgr_to_lab(f.to_ndarray(format="bgr24"))[..., 2].mean()
+                            for f in container.decode(video=0)]
+    assert len(mean_b["blue"]) == 4
+    # every frame bluer (b lower) than without the reference
+    assert all(ours < automatic - 1 for ours, automatic in zip(mean_b["blue"], mean_b["automatic"])), mean_b

@@ -313,6 +313,7 @@ def test_documented_guided_contract_is_the_shipped_guided_files():
     assert set(fields) == set(hints)
     assert json.loads(fields["pin_size"]) == hints["pin_size"] == 3
     assert json.loads(fields["reference_sigma"]) == hints["reference_sigma"]
+    assert json.loads(fields["reference_strength"]) == hints["reference_strength"]
     assert len(hints["ab_cells"]) == values["global_hint"].type.tensor_type.shape.dim[1].dim_value
 
 

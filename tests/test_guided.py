@@ -83,9 +83,9 @@ def test_modes_of_a_two_colour_distribution():
     assert np.allclose(second_ab, (-30, -17.5)) and second_share == pytest.approx(0.4)
 
 
-def test_without_hints_the_guided_model_is_the_vivid_one(guided_colorizer):
+def test_without_hints_the_guided_model_is_the_default_one(guided_colorizer):
     photo = cv2.imread(str(SAMPLE_PHOTO), cv2.IMREAD_GRAYSCALE)
-    default = Colorizer("vivid", threads=2).colorize(photo)
+    default = Colorizer(threads=2).colorize(photo)
     assert np.abs(guided_colorizer.colorize(photo).astype(int) - default).max() <= 1  # float noise in rounding
     assert guided_colorizer.metadata["hints"]["ab_cells"] and len(guided_colorizer.ab_cells) == 243
 

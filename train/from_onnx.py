@@ -11,6 +11,12 @@ A classification file's decoding is in its graph too: the ab cells are the weigh
 expectation (train.model._expectation), and the rebalancing weights w come out of the constant the calibration
 subtracts (c log w). The recovered network is checked against the file through the same decoding
 (model.DecodedColorizer with the file's T, c and pool).
+
+The guided file (models/colorize_guided.onnx) holds no BatchNorm of its own: its hint branches are read back as they
+are, around a base checkpoint recovered from the default file first (--base), and checked against the file with
+points and with a global hint: `python -m train.from_onnx models/colorize_guided.onnx runs/guided.pt --base
+runs/cls_shipped.pt` gives the checkpoint a new `python -m train.train_guided --init-from-guided runs/guided.pt`
+run starts from (the file's weights as they are: its reference strength included).
 """
 from __future__ import annotations
 
@@ -26,8 +32,10 @@ from onnx import numpy_helper
 
 from colorize_runtime.colour import WINDOW
 from train.data import load_photos, runtime_view, to_tensors
+from train.guided import DecodedGuidedColorizer, GuidedColorizer, simulate_points
 from train.model import Colorizer, DecodedColorizer
 from train.train import Config, save_atomic
+from train.train_guided import base_from_checkpoint
 
 CALIBRATION_PHOTOS = 256
 
@@ -114,13 +122,57 @@ def recover(onnx_path: Path, data: str, size: int = 160) -> tuple[Colorizer, dic
     return model, meta
 
 
+def recover_guided(onnx_path: Path, base_checkpoint: str) -> tuple[GuidedColorizer, dict]:
+    """The guided file's hint branches around the base checkpoint's network, checked against onnxruntime."""
+    proto = onnx.load(str(onnx_path))
+    meta = {p.key: json.loads(p.value) for p in proto.metadata_props}
+    model = GuidedColorizer(base_from_checkpoint(base_checkpoint)).eval()
+    weights = {i.name.removeprefix("model."): torch.from_numpy(numpy_helper.to_array(i).copy())
+               for i in proto.graph.initializer}
+    branches = {name: value for name, value in model.state_dict().items() if not name.startswith("base.")}
+    missing = sorted(set(branches) - set(weights))
+    if missing:
+        raise ValueError(f"{onnx_path} lacks the guided weights {missing[:3]}")
+    model.load_state_dict({name: weights[name] for name in branches}, strict=False)
+    head = meta["head"]  # how the file decodes (the default file's decoding)
+    decoded = DecodedGuidedColorizer(model, head["temperature"], head["calibration"], head["pool"],
+                                     head.get("confidence", 0.0)).eval()
+    rng = np.random.default_rng(0)
+    lightness = rng.uniform(-1, 1, (2, 1, WINDOW, WINDOW)).astype(np.float32)
+    target = rng.uniform(-0.5, 0.5, (2, WINDOW, WINDOW)).astype(np.float32)
+    hints = np.stack([simulate_points(target, (WINDOW, WINDOW), 10, rng)] * 2)
+    cells = model.base.ab_bins.shape[0]
+    global_hint = np.stack([rng.dirichlet(np.ones(cells)), np.zeros(cells)]).astype(np.float32)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        ours = decoded(*map(torch.from_numpy, (lightness, hints, global_hint)))[0].numpy()
+    difference = np.abs(ours - session.run(["ab"], {"L": lightness, "hints": hints, "global_hint": global_hint})[0])
+    if difference.max() > 1e-3:
+        raise SystemExit(f"from_onnx: the recovered guided network differs from {onnx_path} by "
+                         f"{difference.max():.2e} (is --base the network the file was trained on?)")
+    print(f"recovered {onnx_path}: max abs difference to onnxruntime {difference.max():.1e} with points and a "
+          "global hint")
+    return model, meta
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.from_onnx", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path, help="a colorize .onnx file written by python -m export")
     parser.add_argument("out", type=Path, help="the checkpoint to write (for --init-from)")
     parser.add_argument("--data", default=Config.data, help="photos for the BatchNorm statistics")
+    parser.add_argument("--base", help="the guided file only: the checkpoint recovered from the default file")
     args = parser.parse_args(argv)
+    if args.base:
+        guided_model, meta = recover_guided(args.model, args.base)
+        trained = meta["guided_training"]
+        checkpoint = {"model": guided_model.state_dict(), "optimizer": {}, "config": trained["config"] | {
+            "init_from": args.base}, "step": trained["step"], "best_val": trained["best_val"],
+            "recovered_from": str(args.model)}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        save_atomic(checkpoint, args.out)
+        print(f"wrote {args.out}")
+        return
     model, meta = recover(args.model, args.data)
     config = meta["training_config"] | {"init_from": ""}
     checkpoint = {"model": model.state_dict(), "optimizer": {}, "config": config, "step": meta["training_step"],

@@ -111,9 +111,10 @@ class Colorizer(nn.Module):
         return self.decode_pooled(output, temperature, calibration, pool, confidence)
 
     def decode_pooled(self, output: torch.Tensor, temperature: float, calibration: float = 0.0, pool: int = 1,
-                      confidence: float = 0.0) -> torch.Tensor:
+                      confidence: float = 0.0, probabilities: torch.Tensor | None = None) -> torch.Tensor:
         """forward(lightness, pool)'s output -> normalised ab [N, 2, H, W]: decode()'s annealed mean of logits
-        that are already at 1/(2 pool) size, upsampled bilinearly by 2 pool (regression: the output itself)."""
+        that are already at 1/(2 pool) size, upsampled bilinearly by 2 pool (regression: the output itself).
+        probabilities: self.probabilities(output) when the caller has it already (confidence uses it)."""
         if self.head == "regression":
             return output
         logits = output.float()
@@ -121,15 +122,20 @@ class Colorizer(nn.Module):
             logits = logits - calibration * self.class_weights.log()[None, :, None, None]
         ab = _expectation(logits / temperature, self.ab_bins)
         if confidence:
-            ab = ab * (self._mass_near(output.float(), ab) / confidence).clamp(max=1.0)
+            if probabilities is None:
+                probabilities = self.probabilities(output.float())
+            ab = ab * (self._mass_near(probabilities, ab) / confidence).clamp(max=1.0)
         return nn.functional.interpolate(ab, scale_factor=2 * pool, mode="bilinear", align_corners=False)
 
-    def _mass_near(self, logits: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-        """[N, 1, h, w]: the probability p (the rebalancing divided out) of the cells near ab [N, 2, h, w],
-        each weighted by exp(-|cell - ab|^2 / (2 r^2)), r = CONFIDENCE_RADIUS (normalised)."""
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """The colour distribution p over the cells [N, Q, h, w], the rebalancing divided out (calibration 1)."""
         probabilities = logits - self.class_weights.log()[None, :, None, None]
         probabilities = torch.exp(probabilities - probabilities.amax(dim=1, keepdim=True))
-        probabilities = probabilities / probabilities.sum(dim=1, keepdim=True)
+        return probabilities / probabilities.sum(dim=1, keepdim=True)
+
+    def _mass_near(self, probabilities: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """[N, 1, h, w]: the probability (self.probabilities) of the cells near ab [N, 2, h, w], each weighted
+        by exp(-|cell - ab|^2 / (2 r^2)), r = CONFIDENCE_RADIUS (normalised)."""
         radius = CONFIDENCE_RADIUS / AB_UNITS
         cells = self.ab_bins[:, :, None, None]
         # |cell - ab|^2 = |cell|^2 - 2 cell.ab + |ab|^2, the cross term as one 1x1 conv

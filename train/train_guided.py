@@ -35,6 +35,7 @@ class GuidedConfig:
     val: str = "../shared/data/photos/val"
     out: str = "runs/guided"
     init_from: str = "runs/cls_shipped.pt"  # the classification checkpoint to steer (python -m train.from_onnx)
+    init_from_guided: str = ""    # a guided checkpoint whose branches start this run (those that still fit)
     crop: int = 160               # the runtime view's short side (the runtime's default --size)
     batch_size: int = 16
     max_steps: int = 3000
@@ -47,8 +48,9 @@ class GuidedConfig:
     own_reference: float = 0.35   # the global hint is the window's own colour distribution ...
     other_reference: float = 0.15  # ... or another training photo's (hints that do not fit must not harm)
     ab_l1: float = 5.0            # weight of the L1 between the decoded and the true normalised ab
-    temperature: float = 0.25     # the shipped decoding the L1 sees
+    temperature: float = 0.38     # the default file's decoding (natural), which the L1 sees
     calibration: float = 0.23
+    confidence: float = 0.6
     pool: int = 2
     eval_interval: int = 250
     log_interval: int = 25
@@ -79,6 +81,8 @@ class GuidedTrainer:
         self.model = GuidedColorizer(base_from_checkpoint(config.init_from))
         if checkpoint is not None:
             self.model.load_state_dict(checkpoint["model"])
+        elif config.init_from_guided:
+            self.warm_start(load_checkpoint(config.init_from_guided)["model"])
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.trainable, lr=config.lr, weight_decay=0.0)
         if checkpoint is not None:
@@ -93,6 +97,21 @@ class GuidedTrainer:
         val_photos = load_photos(config.val)[:config.val_photos]
         self.val_batches = [self.make_batch([val_photos[i] for i in range(start, min(start + 16, len(val_photos)))],
                                             val_rng, val_photos) for start in range(0, len(val_photos), 16)]
+
+    def warm_start(self, state: dict) -> None:
+        """The branches of an earlier guided network that fit this one: same-shaped weights as they are, a 3 x 3
+        conv's centre tap for a 1 x 1 conv; new branches keep their zero start. Prints what did not carry over."""
+        own = {k: v for k, v in self.model.state_dict().items() if not k.startswith("base.")}
+        carried = {}
+        for name, value in own.items():
+            old = state.get(name)
+            if old is not None and old.shape == value.shape:
+                carried[name] = old
+            elif old is not None and old.dim() == 4 and old.shape[:2] == value.shape[:2] and value.shape[2:] == (1, 1):
+                carried[name] = old[:, :, old.shape[2] // 2, old.shape[3] // 2, None, None].clone()
+        self.model.load_state_dict(carried, strict=False)
+        print(json.dumps({"warm_start": self.config.init_from_guided, "new": sorted(set(own) - set(carried)),
+                          "dropped": sorted(k for k in state if not k.startswith("base.") and k not in own)}))
 
     def make_batch(self, photos: list[np.ndarray], rng: np.random.Generator, references: list[np.ndarray]) -> dict:
         config = self.config
@@ -125,7 +144,7 @@ class GuidedTrainer:
         cross_entropy = -(torch.log_softmax(logits, dim=1).gather(1, indices) * weights).sum(dim=1, keepdim=True)
         small_mask = (F.avg_pool2d(batch["mask"], factor) > 0.5).float()
         rebalanced = masked_mean(cross_entropy * base.class_weights[indices[:, :1]], small_mask)
-        ab = base.decode_pooled(logits, config.temperature, config.calibration, config.pool)
+        ab = base.decode_pooled(logits, config.temperature, config.calibration, config.pool, config.confidence)
         l1 = masked_mean((ab - batch["target"]).abs(), batch["mask"].expand_as(ab))
         return rebalanced, l1
 

@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a shipped model by name: natural (the default: colour where the network is sure, muted "
                             "where it is not; few strong wrong colours), vivid (the most colour, now and then a "
                             "confident wrong one; formerly classification), regression (cautious, sepia-like) or "
-                            "guided (vivid steered by --hint and --reference; chosen by those options when no "
+                            "guided (natural steered by --hint and --reference; chosen by those options when no "
                             "--model is given), or the path of an ONNX model (default: $COLORIZE_MODEL, else "
                             "natural)")
     model.add_argument("--providers", choices=["auto", "cpu", "cuda"],

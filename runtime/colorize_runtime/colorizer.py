@@ -21,7 +21,7 @@ except ImportError:  # installed without its extra: [cpu] brings onnxruntime, [g
 # The models shipped in the package, by name (models/MODEL_CARD.md). natural, the default: the classification
 # network decoded so that colours it is unsure of are muted (few strong wrong colours); vivid: the same network
 # decoded for the most colour (the look of earlier releases, some confident wrong colours); regression: the mean
-# colour (cautious, sepia-like, the best PSNR); guided: vivid steered by hints and a reference photo (guided.py).
+# colour (cautious, sepia-like, the best PSNR); guided: natural steered by hints and a reference photo (guided.py).
 SHIPPED_MODELS = {"natural": "colorize_natural.onnx", "vivid": "colorize.onnx",
                   "regression": "colorize_regression.onnx", "guided": "colorize_guided.onnx"}
 MODEL_ALIASES = {"classification": "vivid"}  # earlier releases' names, still accepted
