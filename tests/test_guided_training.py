@@ -8,6 +8,7 @@ import json
 import cv2
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -46,6 +47,20 @@ def test_the_shipped_guided_file_becomes_a_checkpoint_that_computes_it(recovered
     model = GuidedColorizer(base_from_checkpoint(str(base)))
     model.load_state_dict(checkpoint["model"])  # every weight of this network's design is there
     # (from_onnx itself compared the network with onnxruntime with points and a global hint, < 1e-3)
+
+
+def test_exporting_the_recovered_checkpoint_gives_the_shipped_file_again(recovered, tmp_path):
+    """The file's reference strength is divided out on recovery and applied again on export."""
+    _, branches = recovered
+    export(branches, tmp_path / "again.onnx")
+    rng = np.random.default_rng(1)
+    cells = len(Colorizer("guided").ab_cells)
+    feed = {"L": rng.uniform(-1, 1, (1, 1, 256, 256)).astype(np.float32),
+            "hints": np.zeros((1, 3, 256, 256), np.float32),
+            "global_hint": rng.dirichlet(np.ones(cells))[None].astype(np.float32)}
+    shipped, again = (ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["ab"], feed)[0]
+                      for path in (shipped_model_path("guided"), tmp_path / "again.onnx"))
+    assert np.abs(shipped - again).max() < 1e-4
 
 
 def test_without_hints_the_network_is_its_base_exactly(recovered):

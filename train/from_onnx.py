@@ -16,7 +16,8 @@ The guided file (models/colorize_guided.onnx) holds no BatchNorm of its own: its
 are, around a base checkpoint recovered from the default file first (--base), and checked against the file with
 points and with a global hint: `python -m train.from_onnx models/colorize_guided.onnx runs/guided.pt --base
 runs/cls_shipped.pt` gives the checkpoint a new `python -m train.train_guided --init-from-guided runs/guided.pt`
-run starts from (the file's weights as they are: its reference strength included).
+run starts from: the network as trained, the file's reference strength (export.guided --reference-strength)
+divided out, so that exporting it again gives the file.
 """
 from __future__ import annotations
 
@@ -152,6 +153,10 @@ def recover_guided(onnx_path: Path, base_checkpoint: str) -> tuple[GuidedColoriz
                          f"{difference.max():.2e} (is --base the network the file was trained on?)")
     print(f"recovered {onnx_path}: max abs difference to onnxruntime {difference.max():.1e} with points and a "
           "global hint")
+    strength = meta["hints"].get("reference_strength", 1.0)
+    with torch.no_grad():  # the network as trained: export.guided applies the strength again
+        model.global_hint[0].weight.div_(strength)
+        model.reference_power.div_(strength)
     return model, meta
 
 
