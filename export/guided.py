@@ -47,19 +47,15 @@ def default_decoding() -> dict:
 
 def load_model(checkpoint: dict, decoding: dict | None = None, reference_strength: float = 1.0
                ) -> DecodedGuidedColorizer:
-    """The guided checkpoint's network decoded as decoding says (default: the default file's decoding), its trust
-    in a reference scaled by reference_strength: the global hint's MLP is bias-free and ReLU is positively
-    homogeneous, so scaling its first layer and the reference's log power by k is the network's response to the
-    reference tempered by k (1: as trained)."""
+    """The guided checkpoint's network decoded as decoding says (default: the default file's decoding), its
+    response to a reference tempered by reference_strength (GuidedColorizer.scale_reference)."""
     decoding = decoding or default_decoding()
     if decoding["pool"] != checkpoint["config"]["pool"]:
         raise SystemExit(f"export.guided: the network was trained at pool {checkpoint['config']['pool']}, "
                          f"not {decoding['pool']}")
     model = GuidedColorizer(base_from_checkpoint(checkpoint["config"]["init_from"]))
     model.load_state_dict(checkpoint["model"])
-    with torch.no_grad():
-        model.global_hint[0].weight.mul_(reference_strength)
-        model.reference_power.mul_(reference_strength)
+    model.scale_reference(reference_strength)
     return DecodedGuidedColorizer(model, decoding["temperature"], decoding["calibration"], decoding["pool"],
                                   decoding["confidence"]).eval()
 

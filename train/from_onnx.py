@@ -130,11 +130,10 @@ def recover_guided(onnx_path: Path, base_checkpoint: str) -> tuple[GuidedColoriz
     model = GuidedColorizer(base_from_checkpoint(base_checkpoint)).eval()
     weights = {i.name.removeprefix("model."): torch.from_numpy(numpy_helper.to_array(i).copy())
                for i in proto.graph.initializer}
-    branches = {name: value for name, value in model.state_dict().items() if not name.startswith("base.")}
-    missing = sorted(set(branches) - set(weights))
+    missing = sorted(set(model.branches()) - set(weights))
     if missing:
         raise ValueError(f"{onnx_path} lacks the guided weights {missing[:3]}")
-    model.load_state_dict({name: weights[name] for name in branches}, strict=False)
+    model.load_state_dict({name: weights[name] for name in model.branches()}, strict=False)
     head = meta["head"]  # how the file decodes (the default file's decoding)
     decoded = DecodedGuidedColorizer(model, head["temperature"], head["calibration"], head["pool"],
                                      head.get("confidence", 0.0)).eval()
@@ -153,10 +152,8 @@ def recover_guided(onnx_path: Path, base_checkpoint: str) -> tuple[GuidedColoriz
                          f"{difference.max():.2e} (is --base the network the file was trained on?)")
     print(f"recovered {onnx_path}: max abs difference to onnxruntime {difference.max():.1e} with points and a "
           "global hint")
-    strength = meta["hints"].get("reference_strength", 1.0)
-    with torch.no_grad():  # the network as trained: export.guided applies the strength again
-        model.global_hint[0].weight.div_(strength)
-        model.reference_power.div_(strength)
+    # the network as trained: export.guided applies the file's reference strength again
+    model.scale_reference(1 / meta["hints"].get("reference_strength", 1.0))
     return model, meta
 
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from colorize_runtime.colour import WINDOW
 from colorize_runtime.guided import PIN_SIZE
-from train.model import AB_UNITS, Colorizer, _zero_conv
+from train.model import AB_UNITS, Colorizer, _zero_conv, squared_distances_to_cells
 
 BRANCH_CHANNELS = 64
 SPREAD_SIGMAS = (2.0, 8.0)  # widths, in cells of the 1/8-size grid, at which the pins' colours are spread over the window
@@ -109,12 +109,19 @@ class GuidedColorizer(nn.Module):
         nn.init.zeros_(self.hint_quarter.weight)
         self.global_hint = _global_mlp(num_bins)
         self.palette = _global_mlp(num_bins)  # the window's pins' colours as a distribution over the cells
-        # -|cell - ab|^2 / (2 sigma^2) = (2 cell.ab - |ab|^2 - |cell|^2) / (2 sigma^2): one 1x1 conv of (ab, |ab|^2)
-        variance = (PALETTE_SIGMA / AB_UNITS) ** 2
-        self.register_buffer("palette_kernel", torch.cat([base.ab_bins / variance, torch.full((num_bins, 1), -0.5 / variance)],
-                                                         dim=1)[:, :, None, None], persistent=False)
-        self.register_buffer("palette_bias", -(base.ab_bins ** 2).sum(dim=1) / (2 * variance), persistent=False)
         base.requires_grad_(False)
+
+    def branches(self) -> dict[str, torch.Tensor]:
+        """The state of what this network adds to its base (what training changes)."""
+        return {name: value for name, value in self.state_dict().items() if not name.startswith("base.")}
+
+    @torch.no_grad()
+    def scale_reference(self, strength: float) -> None:
+        """Temper the network's response to a reference by strength (1: as trained): the global hint's MLP is
+        bias-free and ReLU is positively homogeneous, so scaling its first layer and the reference's log power by
+        strength scales all that a reference adds to the logits."""
+        self.global_hint[0].weight.mul_(strength)
+        self.reference_power.mul_(strength)
 
     def train(self, mode: bool = True) -> "GuidedColorizer":
         super().train(mode)
@@ -124,11 +131,11 @@ class GuidedColorizer(nn.Module):
     def forward(self, lightness: torch.Tensor, hints: torch.Tensor, global_hint: torch.Tensor, pool: int = 2
                 ) -> torch.Tensor:
         base = self.base
-        has_hint = hints[:, 2:].amax(dim=(1, 2, 3), keepdim=True)  # 1 where the window holds a pin, else 0
+        quarter_pins = _pooled_hints(hints, 4)
+        has_hint = quarter_pins[:, 2:].amax(dim=(1, 2, 3), keepdim=True)  # 1 where the window holds a pin, else 0
         stem = base.encoder[:3](lightness)
         quarter = base.encoder[3:5](stem)
         features = base.encoder[5](quarter)
-        quarter_pins = _pooled_hints(hints, 4)
         pins = _pooled_hints(quarter_pins, 2)
         palette = self.pins_palette(_pooled_hints(pins, 2))
         features = features + base.global_context(features) + (self.global_hint(global_hint)
@@ -147,8 +154,8 @@ class GuidedColorizer(nn.Module):
         each cell of the pins' grid (1/16 size) holding a pin adds a Gaussian (PALETTE_SIGMA) around its colour.
         A few clicks tell the photo's palette as a reference photo does; the network learns how far to trust so
         few colours."""
-        near = torch.exp(F.conv2d(torch.cat([pins[:, :2], pins[:, :2].square().sum(dim=1, keepdim=True)], dim=1),
-                                  self.palette_kernel, self.palette_bias)) * pins[:, 2:]
+        distance_sq = squared_distances_to_cells(pins[:, :2], self.base.ab_bins)
+        near = torch.exp(-distance_sq / (2 * (PALETTE_SIGMA / AB_UNITS) ** 2)) * pins[:, 2:]
         counts = near.sum(dim=(2, 3))
         return counts / counts.sum(dim=1, keepdim=True).clamp_min(1e-6)
 

@@ -137,11 +137,16 @@ class Colorizer(nn.Module):
         """[N, 1, h, w]: the probability (self.probabilities) of the cells near ab [N, 2, h, w], each weighted
         by exp(-|cell - ab|^2 / (2 r^2)), r = CONFIDENCE_RADIUS (normalised)."""
         radius = CONFIDENCE_RADIUS / AB_UNITS
-        cells = self.ab_bins[:, :, None, None]
-        # |cell - ab|^2 = |cell|^2 - 2 cell.ab + |ab|^2, the cross term as one 1x1 conv
-        distance_sq = (cells.square().sum(dim=1)[None] - 2 * nn.functional.conv2d(ab, cells)
-                       + ab.square().sum(dim=1, keepdim=True))
+        distance_sq = squared_distances_to_cells(ab, self.ab_bins)
         return (probabilities * torch.exp(-distance_sq / (2 * radius ** 2))).sum(dim=1, keepdim=True)
+
+
+def squared_distances_to_cells(ab: torch.Tensor, ab_bins: torch.Tensor) -> torch.Tensor:
+    """|cell - ab|^2 for every cell, [N, 2, H, W] and [Q, 2] -> [N, Q, H, W]: |cell|^2 - 2 cell.ab + |ab|^2, the
+    cross term as one 1x1 conv."""
+    cells = ab_bins[:, :, None, None]
+    return (cells.square().sum(dim=1)[None] - 2 * nn.functional.conv2d(ab, cells)
+            + ab.square().sum(dim=1, keepdim=True))
 
 
 def _expectation(logits: torch.Tensor, values: torch.Tensor) -> torch.Tensor:

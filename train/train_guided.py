@@ -101,7 +101,7 @@ class GuidedTrainer:
     def warm_start(self, state: dict) -> None:
         """The branches of an earlier guided network that fit this one: same-shaped weights as they are, a 3 x 3
         conv's centre tap for a 1 x 1 conv; new branches keep their zero start. Prints what did not carry over."""
-        own = {k: v for k, v in self.model.state_dict().items() if not k.startswith("base.")}
+        own = self.model.branches()
         carried = {}
         for name, value in own.items():
             old = state.get(name)
@@ -159,8 +159,7 @@ class GuidedTrainer:
         return {"val_ce": cross_entropy, "val_l1_ab": l1 * AB_SCALE, "val_loss": cross_entropy + self.config.ab_l1 * l1}
 
     def checkpoint(self) -> dict:
-        trained = {k: v for k, v in self.model.state_dict().items() if not k.startswith("base.")}
-        return {"model": self.model.state_dict(), "trained_keys": sorted(trained), "optimizer":
+        return {"model": self.model.state_dict(), "trained_keys": sorted(self.model.branches()), "optimizer":
                 self.optimizer.state_dict(), "config": asdict(self.config), "step": self.step,
                 "best_val": self.best_val}
 
