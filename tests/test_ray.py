@@ -224,6 +224,6 @@ def test_report_without_ray(tmp_path, pointwise_onnx, capsys):
 def test_report_cannot_be_a_photo(tmp_path, pointwise_onnx, capsys):
     photo = _photo(tmp_path / "a.jpg")
     assert main([str(photo), "--model", str(pointwise_onnx), "--report", str(photo)]) == 2
-    assert "is one of the photos or outputs" in capsys.readouterr().err
+    assert "which this run reads or writes; refusing to overwrite it" in capsys.readouterr().err
     assert files.read_image(photo).shape == (600, 800, 3)
     assert np.array_equal(files.read_image(photo), files.decode_image(_encoded("a.jpg", 0)))

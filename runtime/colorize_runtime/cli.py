@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from colorize_runtime.jobs import MODEL_OPTIONS, PROG, Job
+from colorize_runtime.jobs import MODEL_OPTIONS, PROG, Job, files_of_the_run
 
 OUTPUT_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 DEFAULT_MAX_PIXELS = 400_000_000  # files.DEFAULT_MAX_PIXELS, repeated so that --help needs no OpenCV
@@ -259,23 +259,27 @@ def plan(args: argparse.Namespace) -> list[Job]:
         elif resolved in targets:
             job.error = f"output {job.target} is also the output of {targets[resolved].source}"
         targets.setdefault(resolved, job)
-    report = Path(args.report).resolve() if getattr(args, "report", None) not in (None, "", STDIO) else None
-    if report and (report in inputs or report in targets):
-        raise UsageError(f"--report {args.report} is one of the photos or outputs")
     return jobs
 
 
 GUIDANCE_OPTIONS = ("hint", "hints", "reference", "suggest")
+# Options whose empty value ("" from an unset shell variable) would otherwise read as not given: the run would go
+# on without the file or point asked for.
+EMPTY_REFUSED = (("-o", "output", "a file or folder"), ("--report", "report", "a file name, or -"),
+                 ("--hints", "hints", "a JSON file"), ("--reference", "reference", "a colour photo"),
+                 ("--suggest", "suggest", "X,Y"))
 
 
 def main(argv: list[str] | None = None) -> int:
     from colorize_runtime import process_guard
 
     process_guard.reopen_closed_standard_streams()
-    with process_guard.sigterm_as_interrupt() as signals:  # SIGTERM takes Ctrl-C's way out, exit 143
+    with process_guard.stderr_of_our_own(), process_guard.signals_as_interrupt() as signals:  # SIGTERM: exit 143
         try:
-            code = _main(argv)
-        except KeyboardInterrupt:
+            code = _main(argv, signals)
+        except (KeyboardInterrupt, ImportError) as error:
+            if isinstance(error, ImportError) and not signals["interrupted"]:
+                raise
             print(f"{PROG}: {'terminated' if signals['terminated'] else 'interrupted'}", file=sys.stderr)
             code = 130
     return process_guard.exit_code(code, signals)
@@ -294,11 +298,14 @@ def run() -> None:
     os._exit(code)
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str] | None, signals: dict) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # argparse's own exit: 0 for --help/--version, 2 for usage errors
         return int(stop.code or 0)
+    for flag, name, expected in EMPTY_REFUSED:
+        if getattr(args, name) == "":
+            return _usage_error(f"{flag} is empty; expected {expected}")
     stdio = STDIO in args.inputs
     if stdio and len(args.inputs) > 1:
         return _usage_error(f"{STDIO} (stdin) cannot be mixed with other inputs")
@@ -344,6 +351,8 @@ def _main(argv: list[str] | None) -> int:
     except ColorizeError as error:
         if reader:
             reader.close()
+        if signals["interrupted"]:  # onnxruntime's import, interrupted, says it is not installed
+            raise KeyboardInterrupt from None
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
     if args.verbose:
@@ -470,10 +479,10 @@ def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: Pho
     from colorize_runtime.report import FAILED, SKIPPED, WRITTEN, BatchReport, one_line
 
     try:
-        report = BatchReport(len(jobs), args)
-    except OSError as error:
+        report = BatchReport(len(jobs), args, files_of_the_run(jobs, args, colorizer.model_path))
+    except (OSError, ColorizeError) as error:
         reader.close()
-        return _usage_error(f"--report {args.report}: {error.strerror or error}")
+        return _usage_error(f"--report {args.report}: {getattr(error, 'strerror', None) or error}")
     try:
         for index, job in enumerate(jobs):
             try:

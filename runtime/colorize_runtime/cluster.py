@@ -34,7 +34,7 @@ import time
 import warnings
 from pathlib import Path
 
-from colorize_runtime.jobs import MODEL_OPTIONS, PROG, Job
+from colorize_runtime.jobs import MODEL_OPTIONS, PROG, Job, files_of_the_run
 from colorize_runtime.report import FAILED, SKIPPED, WRITTEN, BatchReport, one_line
 
 BATCH_SIZE = 4          # photos per map_batches call; a photo's result reaches the driver when its batch is done
@@ -104,14 +104,14 @@ def run_on_ray(jobs: list[Job], args: argparse.Namespace) -> int:
     # A model given by a path that exists here is sent as an absolute path: the workers' folder is not ours.
     model = str(Path(args.model).resolve()) if args.model and Path(args.model).exists() else args.model
     try:  # checked once here, before any photo is touched; on the CPU, as the workers' GPUs may not be here
-        Colorizer(model, **{**options, "providers": "cpu"})
+        model_path = Colorizer(model, **{**options, "providers": "cpu"}).model_path
     except ColorizeError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
     try:
-        report = BatchReport(len(jobs), args)
-    except OSError as error:
-        print(f"{PROG}: --report {args.report}: {error.strerror or error}", file=sys.stderr)
+        report = BatchReport(len(jobs), args, files_of_the_run(jobs, args, model_path))
+    except (OSError, ColorizeError) as error:
+        print(f"{PROG}: --report {args.report}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
         return 2
 
     to_do = []

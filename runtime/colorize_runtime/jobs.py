@@ -4,6 +4,7 @@ cli.py (parsing and dispatch) sits above it, report.py and cluster.py (the engin
 beside it, and none of them needs cli.py."""
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,3 +19,10 @@ class Job:
     source: Path
     target: Path | None = None
     error: str | None = None  # known before anything is read: the job fails with this reason
+
+
+def files_of_the_run(jobs: list[Job], args: argparse.Namespace, model_path: Path) -> list[Path]:
+    """Every file a run reads or writes: its photos and videos, their outputs, the --hints and --reference files
+    and the model file (what --report must never be)."""
+    guidance = [Path(name) for name in (getattr(args, "hints", None), getattr(args, "reference", None)) if name]
+    return [job.source for job in jobs] + [job.target for job in jobs if job.target] + guidance + [Path(model_path)]

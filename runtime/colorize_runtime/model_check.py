@@ -2,7 +2,7 @@
 opens it), its inputs and outputs, its colour contract, and one window run through it.
 
 A file that fails any of them raises ColorizeError with one line, `MODEL: REASON`: colorize-run prints it and
-exits 2. The model file is read here with a small protobuf walker (the runtime does not need the onnx package).
+exits 2.
 """
 from __future__ import annotations
 
@@ -20,33 +20,37 @@ EXTRA_INPUTS = ("hints", "global_hint")
 CONTRACT_NUMBERS = ("L_center", "L_scale", "ab_scale")
 
 
-# A minimal protobuf reader: just enough of onnx.proto to find every tensor's external data location.
-# Field numbers: ModelProto graph 7, training_info 20, functions 25; TrainingInfoProto initialization 1,
-# algorithm 2; GraphProto node 1, initializer 5, sparse_initializer 15; NodeProto attribute 5; FunctionProto
-# node 7, attribute_proto 11; AttributeProto t 5, g 6, tensors 10, graphs 11, sparse_tensor 22, sparse_tensors 23;
-# SparseTensorProto values 1, indices 2; TensorProto external_data 13 (StringStringEntryProto key 1, value 2).
-_MODEL = {7: "graph", 20: "training", 25: "function"}
+# A small protobuf reader for onnx.proto: enough to find every tensor's external data location, and strict, so
+# that nothing onnxruntime could read is passed over. The onnx package would parse the file too, but it is not a
+# runtime dependency (tens of megabytes, and its import costs more than the check), and a parser that skips what
+# it does not know is what let crafted models through: here a file that does not parse to its end, or that has a
+# field onnx.proto does not define in a message that can hold a tensor (a later ONNX's field could carry one), is
+# refused. Messages that hold no tensor (types, value infos, opset ids) are skipped whole.
+# Per message that can hold a tensor: {field number: the message it holds, followed}, and its other fields. From
+# onnx.proto (IR version 11): ModelProto, TrainingInfoProto, GraphProto, FunctionProto, NodeProto,
+# AttributeProto, SparseTensorProto, TensorProto and its StringStringEntryProto external_data entries.
 _SCHEMA = {
-    "training": {1: "graph", 2: "graph"},
-    "graph": {1: "node", 5: "tensor", 15: "sparse"},
-    "function": {7: "node", 11: "attribute"},
-    "node": {5: "attribute"},
-    "attribute": {5: "tensor", 6: "graph", 10: "tensor", 11: "graph", 22: "sparse", 23: "sparse"},
-    "sparse": {1: "tensor", 2: "tensor"},
-    "tensor": {13: "entry"},
-    "entry": {},
+    "model": ({7: "graph", 20: "training", 25: "function"}, {1, 2, 3, 4, 5, 6, 8, 14, 26}),
+    "training": ({1: "graph", 2: "graph"}, {3, 4}),
+    "graph": ({1: "node", 5: "tensor", 15: "sparse"}, {2, 10, 11, 12, 13, 14, 16}),
+    "function": ({7: "node", 11: "attribute"}, {1, 4, 5, 6, 8, 9, 10, 12, 13, 14}),
+    "node": ({5: "attribute"}, {1, 2, 3, 4, 6, 7, 8, 9, 10}),
+    "attribute": ({5: "tensor", 6: "graph", 10: "tensor", 11: "graph", 22: "sparse", 23: "sparse"},
+                  {1, 2, 3, 4, 7, 8, 9, 13, 14, 15, 20, 21}),
+    "sparse": ({1: "tensor", 2: "tensor"}, {3}),
+    "tensor": ({13: "entry"}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16}),
+    "entry": ({}, {1, 2}),
 }
-
-
-class _Malformed(Exception):
-    pass
+_MESSAGE_NAMES = {"model": "ModelProto", "training": "TrainingInfoProto", "graph": "GraphProto",
+                  "function": "FunctionProto", "node": "NodeProto", "attribute": "AttributeProto",
+                  "sparse": "SparseTensorProto", "tensor": "TensorProto", "entry": "StringStringEntryProto"}
 
 
 def _varint(data: memoryview, position: int) -> tuple[int, int]:
     value = shift = 0
     while True:
         if position >= len(data) or shift > 63:
-            raise _Malformed
+            raise ValueError("a number runs past the end of its message")
         byte = data[position]
         position += 1
         value |= (byte & 0x7F) << shift
@@ -55,71 +59,71 @@ def _varint(data: memoryview, position: int) -> tuple[int, int]:
             return value, position
 
 
-def _fields(data: memoryview):
-    """(field number, value) of one message: length-delimited values as memoryviews, others skipped."""
-    position = 0
+def _fields(data: memoryview) -> list[tuple[int, int, memoryview | None]]:
+    """(field number, wire type, value) of one message, length-delimited values as memoryviews, others None.
+    Raises ValueError where the bytes are not a protobuf message to their end."""
+    fields, position = [], 0
     while position < len(data):
         key, position = _varint(data, position)
-        number, wire = key >> 3, key & 7
+        number, wire, value = key >> 3, key & 7, None
         if wire == 0:
             _, position = _varint(data, position)
-        elif wire == 1:
-            position += 8
-        elif wire == 5:
-            position += 4
+        elif wire in (1, 5):
+            position += 8 if wire == 1 else 4
         elif wire == 2:
             length, position = _varint(data, position)
-            if position + length > len(data):
-                raise _Malformed
-            yield number, data[position:position + length]
+            value = data[position:position + length]
             position += length
-        else:
-            raise _Malformed
-        if position > len(data):
-            raise _Malformed
+        else:  # groups (3, 4): onnx.proto has none; 6 and 7 are not wire types
+            raise ValueError(f"wire type {wire} in field {number}")
+        if position > len(data) or number == 0:
+            raise ValueError(f"field {number} runs past the end of its message")
+        fields.append((number, wire, value))
+    return fields
 
 
 def external_data_locations(data: bytes) -> list[str]:
     """The external data locations that the tensors of an ONNX model file name (initialisers, constants, sparse
-    tensors, subgraphs, functions, training graphs). Raises ValueError for bytes that are not a protobuf."""
+    tensors, subgraphs, functions, training graphs). Raises ValueError for bytes that do not parse to their end,
+    a field onnx.proto does not define in a message that can hold a tensor, or a location that is not UTF-8."""
     locations: list[str] = []
-    pending = [(kind, value) for number, value in _fields_checked(memoryview(data))
-               if (kind := _MODEL.get(number))]
+    pending = [("model", memoryview(data))]
     while pending:
         kind, message = pending.pop()
+        followed, others = _SCHEMA[kind]
+        fields = _fields(message)
+        for number, wire, value in fields:
+            if number in followed and wire == 2:
+                pending.append((followed[number], value))
+            elif number not in followed and number not in others:
+                raise ValueError(f"field {number} of {_MESSAGE_NAMES[kind]}, which onnx.proto does not define")
         if kind == "entry":
-            entry = dict(_fields_checked(message))
-            if bytes(entry.get(1, b"")) == b"location":
-                locations.append(bytes(entry.get(2, b"")).decode("utf-8", "replace"))
-            continue
-        schema = _SCHEMA[kind]
-        pending += [(schema[number], value) for number, value in _fields_checked(message) if number in schema]
+            entry = {number: bytes(value) for number, wire, value in fields if wire == 2}
+            if entry.get(1) == b"location":
+                try:
+                    locations.append(entry.get(2, b"").decode("utf-8"))
+                except UnicodeDecodeError:
+                    raise ValueError("an external data location that is not UTF-8") from None
     return locations
-
-
-def _fields_checked(data: memoryview) -> list:
-    try:
-        return list(_fields(data))
-    except _Malformed:
-        raise ValueError("not a protobuf message") from None
 
 
 def check_external_data(model_path: Path) -> None:
     """Refuses a model whose tensors name external data outside the model's folder: an absolute path, a path
-    through .., or a link that leads out. Whatever onnxruntime's version would do, a model file must not make
-    colorize-run read other files the user can read. A file that cannot be parsed is left to onnxruntime."""
+    through .., a link that leads out, or a name with a NUL byte; and a file that cannot be read through to its
+    end (external_data_locations), whose external data could not be checked. Whatever onnxruntime's version would
+    do, a model file must not make colorize-run read other files the user can read."""
     try:
         data = model_path.read_bytes()
     except OSError as error:
         raise ColorizeError(f"{model_path}: cannot read: {error.strerror or error}") from None
     try:
         locations = external_data_locations(data)
-    except ValueError:
-        return  # onnxruntime says what it is not
+    except ValueError as error:
+        raise ColorizeError(f"{model_path}: not an ONNX model that can be checked ({error})") from None
     folder = model_path.absolute().parent.resolve()
     for location in locations:
         place = Path(location)
-        inside = not place.is_absolute() and ".." not in place.parts and \
+        inside = "\0" not in location and not place.is_absolute() and ".." not in place.parts and \
             (folder / place).resolve().is_relative_to(folder)
         if not inside:
             raise ColorizeError(f"{model_path}: its external data {location!r} lies outside the model's folder; "

@@ -1,6 +1,7 @@
 """What colorize-run does about its process: SIGTERM handled like Ctrl-C (exit 143 instead of 130), standard
-streams that are closed at start or by their reader (`colorize-run ... | head`), and control characters in the
-paths it prints (a file name with a newline stays on its one line)."""
+streams that are closed at start or by their reader (`colorize-run ... | head`), its own lines kept apart from
+the decoders' stderr, and control characters in the paths it prints (a file name with a newline stays on its one
+line)."""
 from __future__ import annotations
 
 import os
@@ -18,23 +19,27 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextmanager
-def sigterm_as_interrupt():
-    """While the block runs (in the main thread), SIGTERM raises Terminated. Yields a dict whose "terminated"
-    says whether it came."""
-    state = {"terminated": False}
+def signals_as_interrupt():
+    """While the block runs (in the main thread), SIGINT raises KeyboardInterrupt, as Python's own handler does,
+    and SIGTERM raises Terminated. Yields a dict: "terminated" says whether SIGTERM came, "interrupted" whether
+    either did, also where a library caught the exception and raised another in its place (numpy and
+    onnxruntime turn an interrupt during their import into an ImportError)."""
+    state = {"terminated": False, "interrupted": False}
     if threading.current_thread() is not threading.main_thread():
         yield state
         return
 
     def handler(signum, frame):
-        state["terminated"] = True
-        raise Terminated
+        state["interrupted"] = True
+        state["terminated"] = state["terminated"] or signum == signal.SIGTERM
+        raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield state
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, action in previous.items():
+            signal.signal(signum, action)
 
 
 def exit_code(code: int, state: dict) -> int:
@@ -53,6 +58,34 @@ def reopen_closed_standard_streams() -> None:
             if opened != descriptor:
                 os.dup2(opened, descriptor)
                 os.close(opened)
+
+
+@contextmanager
+def stderr_of_our_own():
+    """While the block runs, sys.stderr writes to a duplicate of file descriptor 2, not to descriptor 2 itself:
+    decoding.imdecode points descriptor 2 at a capture file while a photo is decoded (in the reader thread), and
+    a line printed meanwhile, or just before the process exits, would land there and be lost. A stderr closed at
+    start (sys.stderr None; reopen_closed_standard_streams has put /dev/null on descriptor 2) is given a stream
+    too. In-process callers whose sys.stderr is not descriptor 2 (pytest's capsys) keep theirs."""
+    try:
+        ours = sys.stderr is None or sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a stream without a descriptor, or a closed one
+        ours = False
+    if not ours:
+        yield
+        return
+    previous = sys.stderr
+    stream = open(os.dup(2), "w", encoding=getattr(previous, "encoding", None) or "utf-8",
+                  errors="backslashreplace", buffering=1)
+    sys.stderr = stream
+    try:
+        yield
+    finally:
+        sys.stderr = previous
+        try:
+            stream.close()
+        except OSError:
+            pass
 
 
 def stdout_gone() -> None:

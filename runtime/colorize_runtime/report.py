@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+from colorize_runtime.errors import ColorizeError
 from colorize_runtime.jobs import PROG
 from colorize_runtime.process_guard import printed, shown, stdout_gone
 
@@ -25,14 +27,30 @@ def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+def _same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one file: the same path once links are followed, or the same file on disk (a hard
+    link)."""
+    if first.resolve() == second.resolve():
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):  # one of them does not exist (yet)
+        return False
+
+
 class BatchReport:
     """Counts, prints and records the outcome of each job of a batch; finish() gives the exit code."""
 
-    def __init__(self, total: int, args: argparse.Namespace) -> None:
-        """Opens args.report (OSError if it cannot be written) and, on a terminal, the progress bar."""
+    def __init__(self, total: int, args: argparse.Namespace, files_of_the_run: list[Path] = ()) -> None:
+        """Opens args.report (OSError if it cannot be written; ColorizeError if it is one of files_of_the_run,
+        which it would overwrite) and, on a terminal, the progress bar."""
         self.total, self.quiet, self.verbose = total, args.quiet, args.verbose
         self.counts = dict.fromkeys((WRITTEN, SKIPPED, FAILED), 0)
         to_stdout = args.report == REPORT_TO_STDOUT
+        if args.report and not to_stdout:
+            for path in files_of_the_run:
+                if _same_file(Path(args.report), path):
+                    raise ColorizeError(f"that is {path}, which this run reads or writes; refusing to overwrite it")
         self._file = (sys.stdout if to_stdout else open(args.report, "w", encoding="utf-8")) if args.report else None
         self._written_lines = sys.stderr if to_stdout else sys.stdout  # where 'SOURCE -> TARGET' goes
         self._report, self.report_error = args.report, None  # why the report file could not be written to the end

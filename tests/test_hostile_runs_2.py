@@ -1,0 +1,145 @@
+"""Runs a hostile tester made in round 2 (issue 36): a report that could overwrite what the run reads, error lines
+lost while a photo is decoded, a closed stderr, empty or unbounded guidance, tampered models, colours and names
+out of range, and API arguments of every wrong kind. Each asserts what a user sees: the exit code, the one stderr
+line, and that no input was changed."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+
+from colorize_runtime import files
+from colorize_runtime.errors import ColorizeError
+from tests.conftest import photo_like, pointwise_model
+from tests.test_cli import run, write_photo  # noqa: F401 (fixture)
+from tests.test_hostile_runs import COMMAND, ENVIRONMENT, tree
+
+
+def gray_photo(path, height=40, width=60):
+    path.write_bytes(files.encode_image(photo_like(height, width, 1), path.suffix))
+    return path
+
+
+def colour_photo(path):
+    blue = np.zeros((32, 32, 3), np.uint8)
+    blue[:] = (200, 90, 30)
+    path.write_bytes(files.encode_image(blue, ".png"))
+    return path
+
+
+# 1. The report is never a file the run reads
+
+@pytest.mark.parametrize("read", ["photo", "reference", "hints", "model"])
+def test_the_report_is_never_a_file_the_run_reads_not_even_through_a_hard_link(run, tmp_path, pointwise_onnx, read):
+    photo = gray_photo(tmp_path / "in.png")
+    model = tmp_path / "model.onnx"
+    model.write_bytes(pointwise_onnx.read_bytes())
+    hints = tmp_path / "hints.json"
+    hints.write_text('[{"x": 5, "y": 5, "color": "red"}]')
+    read_files = {"photo": photo, "reference": colour_photo(tmp_path / "ref.png"), "hints": hints, "model": model}
+    options = {"reference": ["--reference", read_files["reference"]], "hints": ["--hints", hints]}.get(read, [])
+    link = tmp_path / "link"
+    os.link(read_files[read], link)
+    before = tree(tmp_path)
+    code, out, err = run(photo, "-o", tmp_path / "out.png", "--report", link, *options,
+                         model=None if options else model)
+    assert code == 2 and out == ""
+    assert err == f"colorize-run: --report {link}: that is {read_files[read]}, which this run reads or writes; " \
+                  "refusing to overwrite it\n"
+    assert tree(tmp_path) == before
+
+
+# 2. and 4. stderr: never lost, never missing
+
+def test_an_error_line_is_not_lost_while_a_large_first_photo_is_decoded(tmp_path):
+    """The reader thread decodes the first photo while the model loads, with descriptor 2 lent to a capture file;
+    a missing model's line printed meanwhile, and the exit that follows, must still reach stderr."""
+    y, x = np.mgrid[0:4000, 0:6000].astype(np.float32)
+    photo = tmp_path / "large.jpg"
+    photo.write_bytes(files.encode_image((127 + 100 * np.sin(x / 37) * np.cos(y / 53)).astype(np.uint8), ".jpg"))
+    for _ in range(3):
+        result = subprocess.run([*COMMAND, str(photo), "--model", str(tmp_path / "missing.onnx")], env=ENVIRONMENT,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2
+        assert result.stderr == f"colorize-run: {tmp_path / 'missing.onnx'}: model file not found\n"
+
+
+def test_a_closed_stderr_does_not_stop_the_batch(tmp_path, pointwise_onnx):
+    inputs = [write_photo(tmp_path / f"{i}.png", seed=i) for i in range(2)]
+    result = subprocess.run(["sh", "-c", 'exec "$@" 2>&-', "sh", *COMMAND, *map(str, inputs), "-o",
+                             str(tmp_path / "out") + "/", "--model", str(pointwise_onnx)], env=ENVIRONMENT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stderr == ""
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0_color.png", "1_color.png"]
+
+
+def test_an_interrupt_that_a_library_turns_into_an_import_error_still_exits_130(run, tmp_path, monkeypatch):
+    """numpy and onnxruntime make an ImportError of Ctrl-C during their import (colorize-run then said
+    "onnxruntime is not installed", exit 2): the run is interrupted all the same."""
+    class InterruptedImport(types.ModuleType):
+        def __getattr__(self, name):
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(10)  # the signal's handler raises here
+            except KeyboardInterrupt:
+                raise ColorizeError("onnxruntime is not installed") from None
+    monkeypatch.setitem(sys.modules, "colorize_runtime.colorizer", InterruptedImport("colorize_runtime.colorizer"))
+    photo = write_photo(tmp_path / "a.png")
+    code, out, err = run(photo)
+    assert code == 130 and out == "" and err == "colorize-run: interrupted\n"
+    assert tree(tmp_path) == {"a.png": photo.read_bytes()}
+
+
+# 3. Empty guidance is refused
+
+@pytest.mark.parametrize("option,message", [
+    ("--reference", "--reference is empty; expected a colour photo"),
+    ("--hints", "--hints is empty; expected a JSON file"),
+    ("--suggest", "--suggest is empty; expected X,Y"),
+    ("-o", "-o is empty; expected a file or folder"),
+    ("--report", "--report is empty; expected a file name, or -"),
+])
+def test_an_empty_option_value_is_a_usage_error_not_an_option_left_out(run, tmp_path, option, message):
+    photo = write_photo(tmp_path / "a.png")
+    code, out, err = run(photo, option, "")
+    assert code == 2 and out == "" and err == f"colorize-run: {message}\n"
+    assert tree(tmp_path) == {"a.png": photo.read_bytes()}
+
+
+# 5. The model's external data check cannot be skipped
+
+def external_model(path, location: str, tail: bytes = b"") -> bytes:
+    """The stand-in model with its gains read from external data at location, and tail appended to the file."""
+    import onnx
+
+    model = onnx.load(pointwise_model(path))
+    gains = model.graph.initializer[0]
+    gains.ClearField("float_data")
+    gains.data_location = onnx.TensorProto.EXTERNAL
+    gains.external_data.add(key="location", value=location)
+    path.write_bytes(model.SerializeToString() + tail)
+    return path
+
+
+@pytest.mark.parametrize("location,tail,reason", [
+    ("/etc/passwd", bytes([0x83, 0x02, 0x84, 0x02]), "not an ONNX model that can be checked (wire type 3 in field "
+                                                     "32)"),
+    ("/etc/passwd", bytes([0x88, 0x02, 0x01]), "not an ONNX model that can be checked (field 33 of ModelProto, "
+                                               "which onnx.proto does not define)"),
+    ("gains\0.bin", b"", "its external data 'gains\\x00.bin' lies outside the model's folder; refusing to read it"),
+])
+def test_a_crafted_model_cannot_skip_the_external_data_check(run, tmp_path, location, tail, reason):
+    """A group field (valid protobuf, which onnxruntime reads past) and an unknown field made the old walker
+    stop early and pass the file on: onnxruntime 1.23.2 then read /etc/passwd as the weights."""
+    model = external_model(tmp_path / "crafted.onnx", location, tail)
+    photo = write_photo(tmp_path / "a.png")
+    before = tree(tmp_path)
+    code, out, err = run(photo, model=model)
+    assert code == 2 and out == "" and err == f"colorize-run: {model}: {reason}\n"
+    assert tree(tmp_path) == before
