@@ -277,13 +277,13 @@ def test_unreadable_files_are_reported_and_the_batch_goes_on(run, tmp_path, monk
     locked, good = write_photo(tmp_path / "locked.jpg"), write_photo(tmp_path / "good.jpg")
     locked.chmod(0)
     if os.access(locked, os.R_OK):  # root reads anything: make the read fail as it would for a user
-        read_bytes = Path.read_bytes
+        real_open = os.open
 
-        def denied(path):
-            if path == locked:
+        def denied(path, *args, **kwargs):
+            if Path(path) == locked:
                 raise PermissionError(13, "Permission denied", str(path))
-            return read_bytes(path)
-        monkeypatch.setattr(Path, "read_bytes", denied)
+            return real_open(path, *args, **kwargs)
+        monkeypatch.setattr(os, "open", denied)
     code, _, err = run(locked, good)
     assert code == 1 and f"colorize-run: {locked}: permission denied" in err
     assert (tmp_path / "good_color.jpg").exists()

@@ -158,9 +158,9 @@ def test_unreadable_file_gets_a_clear_reason(tmp_path, monkeypatch):
     path.write_bytes(encoded(".jpg"))
     path.chmod(0)
     if os.access(path, os.R_OK):  # root reads anything: make the read fail as it would for a user
-        def denied(self):
-            raise PermissionError(errno.EACCES, "Permission denied", str(self))
-        monkeypatch.setattr(Path, "read_bytes", denied)
+        def denied(name, *args, **kwargs):
+            raise PermissionError(errno.EACCES, "Permission denied", str(name))
+        monkeypatch.setattr(os, "open", denied)
     with pytest.raises(files.ImageFileError, match="permission denied"):
         files.read_image(path)
 

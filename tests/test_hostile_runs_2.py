@@ -14,7 +14,7 @@ import types
 import numpy as np
 import pytest
 
-from colorize_runtime import files
+from colorize_runtime import files, guided
 from colorize_runtime.errors import ColorizeError
 from tests.conftest import photo_like, pointwise_model
 from tests.test_cli import run, write_photo  # noqa: F401 (fixture)
@@ -143,3 +143,55 @@ def test_a_crafted_model_cannot_skip_the_external_data_check(run, tmp_path, loca
     code, out, err = run(photo, model=model)
     assert code == 2 and out == "" and err == f"colorize-run: {model}: {reason}\n"
     assert tree(tmp_path) == before
+
+
+# 6. Colours out of range
+
+@pytest.mark.parametrize("colour", ["rgb(300,0,0)", "hsl(400,200%,50%)"])
+def test_a_colour_outside_the_srgb_range_is_one_line_exit_2_and_a_colorize_error(run, tmp_path, colour):
+    photo = gray_photo(tmp_path / "a.png")
+    code, out, err = run(photo, "--hint", f"10,10,{colour}", model=None)
+    assert code == 2 and out == ""
+    assert err == f"colorize-run: colour {colour!r} is outside the sRGB range (red, green, blue 0-255, " \
+                  "percentages 0-100%)\n"
+    assert tree(tmp_path) == {"a.png": photo.read_bytes()}
+    with pytest.raises(ColorizeError, match="outside the sRGB range"):
+        guided.Hint.make(10, 10, colour)
+
+
+# 7. Bounded reads: FIFOs, devices, deep JSON
+
+def limited_run(*argv, timeout: float = 30) -> subprocess.CompletedProcess:
+    """colorize-run in a process of at most 4 GB, that must end within timeout seconds."""
+    import resource
+
+    def limit_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (4 * 2 ** 30, 4 * 2 ** 30))
+    return subprocess.run([*COMMAND, *map(str, argv)], env=ENVIRONMENT, capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=limit_memory)
+
+
+@pytest.mark.parametrize("option,source,code,message", [
+    ("", "fifo", 1, "{path}: is a FIFO, not a regular file; refusing to read it"),
+    ("--hints", "fifo", 2, "{path}: cannot read the hints file (is a FIFO, not a regular file; refusing to read it)"),
+    ("--reference", "fifo", 2, "{path}: the reference is not a readable colour photo (is a FIFO, not a regular "
+                               "file; refusing to read it)"),
+    ("--hints", "/dev/zero", 2, "{path}: cannot read the hints file (is a device, not a regular file; refusing "
+                                "to read it)"),
+    ("--reference", "/dev/zero", 2, "{path}: the reference is not a readable colour photo (is a device, not a "
+                                    "regular file; refusing to read it)"),
+    ("--hints", "deep", 2, "{path}: the hints file is not a list of hints (its JSON is nested too deeply)"),
+])
+def test_a_fifo_a_device_or_deeply_nested_json_is_refused_at_once(tmp_path, pointwise_onnx, option, source, code,
+                                                                   message):
+    photo = gray_photo(tmp_path / "a.png")
+    path = tmp_path / "source" if source in ("fifo", "deep") else source
+    if source == "fifo":
+        os.mkfifo(path)
+    elif source == "deep":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    inputs = [path] if not option else [photo, option, path]
+    result = limited_run(*inputs, "--model", pointwise_onnx if not option else "guided")
+    assert result.returncode == code
+    assert result.stderr.splitlines()[0] == "colorize-run: " + message.format(path=path)
+    assert files.read_image(photo).shape == (40, 60) and not (tmp_path / "a_color.png").exists()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import stat
 import warnings
 from contextlib import contextmanager
 from io import BytesIO
@@ -104,29 +105,57 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, notes: list[
     return np.ascontiguousarray(_UPRIGHT[_orientation(header)](image))
 
 
-def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, notes: list[str] | None = None) -> np.ndarray:
-    """decode_image of a file, with the reason a file cannot be read in the error (missing, folder, permissions)."""
-    path = Path(path)
+def not_a_regular_file(mode: int) -> str:
+    """Why a file that is not a regular one (st_mode) is not read: a FIFO without a writer never ends, nor does a
+    device such as /dev/zero."""
+    kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"is {kind}, not a regular file; refusing to read it"
+
+
+def read_regular_file(path: str | Path, kind: str = "an image file", limit: int | None = None) -> bytes:
+    """The bytes of a regular file, or ImageFileError with the reason it cannot be read: missing, a folder (not
+    kind), permissions, a FIFO, device or socket (a FIFO without a writer never ends, nor does /dev/zero), more
+    than limit bytes, more than memory holds. Opened without blocking, so that a FIFO is refused, not waited on."""
     try:
-        data = path.read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise ImageFileError("no such file") from None
-    except IsADirectoryError:
-        raise ImageFileError("is a folder, not an image file") from None
     except PermissionError:
         raise ImageFileError("permission denied") from None
     except OSError as error:
         raise ImageFileError(f"cannot read: {error.strerror or error}") from None
-    return decode_image(data, max_pixels, notes)
+    except (TypeError, ValueError):  # a NUL byte in the name, or not a path at all
+        raise ImageFileError(f"cannot read {path!r}: not a file name") from None
+    status = os.fstat(descriptor)
+    size = status.st_size
+    reason = None
+    if stat.S_ISDIR(status.st_mode):
+        reason = f"is a folder, not {kind}"
+    elif not stat.S_ISREG(status.st_mode):
+        reason = not_a_regular_file(status.st_mode)
+    elif limit is not None and size > limit:
+        reason = f"{size:,} bytes, more than {kind} may have ({limit:,})"
+    if reason:
+        os.close(descriptor)
+        raise ImageFileError(reason)
+    with os.fdopen(descriptor, "rb") as file:
+        try:
+            return file.read()
+        except MemoryError:
+            raise ImageFileError(f"{size:,} bytes, more than this machine's memory holds") from None
+        except OSError as error:
+            raise ImageFileError(f"cannot read: {error.strerror or error}") from None
+
+
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, notes: list[str] | None = None) -> np.ndarray:
+    """decode_image of a file, with the reason a file cannot be read in the error (read_regular_file)."""
+    return decode_image(read_regular_file(path), max_pixels, notes)
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """The (width, height) of an image file as read_image returns it (upright), from its header alone.
     Raises ImageFileError with the reason."""
-    try:
-        header = _header(Path(path).read_bytes())
-    except OSError as error:
-        raise ImageFileError(f"cannot read: {error.strerror or error}") from None
+    header = _header(read_regular_file(path))
     width, height = header.size
     return (height, width) if _orientation(header) in (5, 6, 7, 8) else (width, height)
 

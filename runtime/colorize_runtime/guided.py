@@ -36,6 +36,9 @@ def colour_ab(text: str) -> tuple[float, float]:
         red, green, blue = ImageColor.getrgb(str(text).strip())[:3]
     except ValueError:
         raise ColorizeError(f"unknown colour {text!r}: use #rrggbb or a CSS colour name such as navy") from None
+    if not all(0 <= component <= 255 for component in (red, green, blue)):  # Pillow passes rgb(300,0,0) on
+        raise ColorizeError(f"colour {text!r} is outside the sRGB range (red, green, blue 0-255, percentages "
+                            "0-100%)")
     lab = colour.bgr_to_lab(np.array([[[blue, green, red]]], np.uint8))[0, 0]
     return float(lab[1]), float(lab[2])
 
@@ -98,15 +101,23 @@ def as_hints(hints) -> list[Hint]:
     return result
 
 
+MAX_HINTS_FILE_BYTES = 16 * 2 ** 20  # about 200,000 hints
+
+
 def read_hints_file(path: str | Path) -> list[Hint] | dict[str, list[Hint]]:
     """--hints FILE: JSON, a list of {"x", "y", "color"} (for every photo of the run), or an object of such lists
     keyed by input file name (for a batch). Raises ColorizeError naming the file and the reason."""
+    from colorize_runtime import files
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ColorizeError(f"{path}: cannot read the hints file ({error.strerror or error})") from None
+        data = json.loads(files.read_regular_file(path, "a hints file", MAX_HINTS_FILE_BYTES).decode("utf-8"))
+    except ColorizeError as error:
+        raise ColorizeError(f"{path}: cannot read the hints file ({error})") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise ColorizeError(f"{path}: the hints file is not JSON ({error})") from None
+    except RecursionError:
+        raise ColorizeError(f"{path}: the hints file is not a list of hints (its JSON is nested too deeply)") \
+            from None
     try:
         if isinstance(data, list):
             return as_hints(data)

@@ -13,6 +13,7 @@ recolour + encode), so memory does not grow with the film's length.
 from __future__ import annotations
 
 import queue
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -302,13 +303,20 @@ def _luma(frame) -> np.ndarray:
 
 def _open_input(av, source: Path):
     try:
-        size = source.stat().st_size
+        status = source.stat()
     except FileNotFoundError:
         raise VideoFileError("no such file") from None
     except OSError as error:
         raise VideoFileError(f"cannot read: {error.strerror or error}") from None
-    if source.is_dir():
+    except ValueError:  # a NUL byte in the name
+        raise VideoFileError(f"cannot read {str(source)!r}: not a file name") from None
+    size = status.st_size
+    if stat.S_ISDIR(status.st_mode):
         raise VideoFileError("is a folder, not a video file")
+    if not stat.S_ISREG(status.st_mode):
+        from colorize_runtime import files
+
+        raise VideoFileError(files.not_a_regular_file(status.st_mode))
     if size == 0:
         raise VideoFileError("empty file (0 bytes)")
     try:
