@@ -70,23 +70,33 @@ def failing_when_run(path: Path) -> Path:
         [helper.make_tensor_value_info("ab", TensorProto.FLOAT, ["N", 2, W, W])], [indices]), path)
 
 
-def guided_like(path: Path, hint_name: str = "hints") -> Path:
+GRID_CELLS = [[a, b] for a in range(-40, 50, 10) for b in range(-65, 70, 5)]  # 9 x 27 cells
+
+
+def guided_like(path: Path, hint_name: str = "hints", hints: dict | None = None) -> Path:
     """The guided model's interface: inputs L [N, 1, W, W], hints [N, 3, W, W] and global_hint [N, 243]; outputs
-    ab [N, 2, W, W] (L times gains plus the hints' first two channels) and a second one."""
+    ab [N, 2, W, W] (L times gains plus the hints' first two channels) and distribution [N, 243, W/8, W/8] (the
+    softmax of the global hint, at every location). hints: the hint contract's metadata (valid cells unless
+    given)."""
     gains = helper.make_tensor("gains", TensorProto.FLOAT, [1, 2, 1, 1], [0.5, -0.25])
     starts, ends, axes = (helper.make_tensor(n, TensorProto.INT64, [1], [v]) for n, v in
                           (("starts", 0), ("ends", 2), ("axes", 1)))
+    per_location, at_eighth = (helper.make_tensor(n, TensorProto.INT64, [4], v) for n, v in
+                               (("per_location", [-1, 243, 1, 1]), ("at_eighth", [1, 1, W // 8, W // 8])))
     return save(helper.make_graph(
         [helper.make_node("Mul", ["L", "gains"], ["scaled"]),
          helper.make_node("Slice", [hint_name, "starts", "ends", "axes"], ["hint_ab"]),
          helper.make_node("Add", ["scaled", "hint_ab"], ["ab"]),
-         helper.make_node("Identity", ["global_hint"], ["distribution"])], "guided",
+         helper.make_node("Reshape", ["global_hint", "per_location"], ["logits"]),
+         helper.make_node("Expand", ["logits", "at_eighth"], ["spread"]),
+         helper.make_node("Softmax", ["spread"], ["distribution"], axis=1)], "guided",
         [helper.make_tensor_value_info("L", TensorProto.FLOAT, ["N", 1, W, W]),
          helper.make_tensor_value_info(hint_name, TensorProto.FLOAT, ["N", 3, W, W]),
          helper.make_tensor_value_info("global_hint", TensorProto.FLOAT, ["N", 243])],
         [helper.make_tensor_value_info("ab", TensorProto.FLOAT, ["N", 2, W, W]),
-         helper.make_tensor_value_info("distribution", TensorProto.FLOAT, ["N", 243])],
-        [gains, starts, ends, axes]), path, metadata={"hints": {"ab_cells": [[0.0, 0.0]] * 243}})
+         helper.make_tensor_value_info("distribution", TensorProto.FLOAT, ["N", 243, W // 8, W // 8])],
+        [gains, starts, ends, axes, per_location, at_eighth]), path,
+        metadata={"hints": {"ab_cells": GRID_CELLS} if hints is None else hints})
 
 
 def with_external_gains(folder: Path, location: str) -> Path:
@@ -153,9 +163,9 @@ REASONS = {
     "external symlink": "its external data 'link.bin' lies outside the model's folder",
     "contract not JSON": "its colour_contract is not JSON",
     "contract not an object": "its colour_contract is not a JSON object",
-    "L_scale 0": "its colour_contract's L_scale must be a finite number above 0, not 0",
+    "L_scale 0": "its colour_contract's L_scale must be a number from 1 to 1000, not 0",
     "window abc": 'its colour_contract\'s window must be 256, the model\'s input size, not "abc"',
-    "ab_scale NaN": "its colour_contract's ab_scale must be a finite number above 0, not NaN",
+    "ab_scale NaN": "its colour_contract's ab_scale must be a number from 1 to 1000, not NaN",
     "L_center missing": "its colour_contract's L_center must be a finite number, not null",
     "window true": "its colour_contract's window must be 256, the model's input size, not true",
     "three output channels declared": f"expected a first output of shape [N, 2, {W}, {W}] (float), found ab ['N', 3",

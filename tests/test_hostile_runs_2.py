@@ -4,7 +4,10 @@ out of range, and API arguments of every wrong kind. Each asserts what a user se
 line, and that no input was changed."""
 from __future__ import annotations
 
+import json
+import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,9 +17,10 @@ import types
 import numpy as np
 import pytest
 
-from colorize_runtime import files, guided
+from colorize_runtime import Colorizer, colour, files, guided
 from colorize_runtime.errors import ColorizeError
 from tests.conftest import photo_like, pointwise_model
+from tests.test_bad_models import GRID_CELLS, guided_like
 from tests.test_cli import run, write_photo  # noqa: F401 (fixture)
 from tests.test_hostile_runs import COMMAND, ENVIRONMENT, tree
 
@@ -195,3 +199,53 @@ def test_a_fifo_a_device_or_deeply_nested_json_is_refused_at_once(tmp_path, poin
     assert result.returncode == code
     assert result.stderr.splitlines()[0] == "colorize-run: " + message.format(path=path)
     assert files.read_image(photo).shape == (40, 60) and not (tmp_path / "a_color.png").exists()
+
+
+# 8. A tampered guided model is refused at load
+
+CELLS_NEEDED = "a guided model needs a hint contract with its ab cells (metadata \"hints\": {\"ab_cells\": [[a, b], " \
+               "...]}, one per global hint entry"
+
+
+@pytest.mark.parametrize("tampering,reason", [
+    ({"hints": {"ab_cells": [[0.0, 0.0]] * 243}}, CELLS_NEEDED + ": distinct cells on a regular grid, step 1 or more; "
+                                                  "these are not)"),
+    ({"hints": {"ab_cells": [[math.nan, 0.0]] * 243}}, CELLS_NEEDED + ": CIELAB a, b within 128 of 0; these are "
+                                                      "not)"),
+    ({"hints": {"ab_cells": [[a * 1e6, b] for a, b in GRID_CELLS]}}, CELLS_NEEDED + ": CIELAB a, b within 128 of 0; "
+                                                                   "these are not)"),
+    ({"hints": {"ab_cells": [[a / 1e3, b / 1e3] for a, b in GRID_CELLS]}},
+     CELLS_NEEDED + ": distinct cells on a regular grid, step 1 or more; these are not)"),
+    ({"contract": {**colour.contract_metadata(), "ab_scale": 1e-30}},
+     "its colour_contract's ab_scale must be a number from 1 to 1000, not 1e-30"),
+])
+def test_a_tampered_hint_contract_is_refused_when_the_model_loads(run, tmp_path, tampering, reason):
+    model = guided_like(tmp_path / "guided.onnx", hints=tampering.get("hints"))
+    if "contract" in tampering:
+        import onnx
+
+        tampered = onnx.load(model)
+        next(p for p in tampered.metadata_props if p.key == "colour_contract").value = json.dumps(
+            tampering["contract"])
+        onnx.save(tampered, model)
+    photo = gray_photo(tmp_path / "a.png")
+    before = tree(tmp_path)
+    for guidance in (["--suggest", "10,10"], ["--hint", "10,10,red"], ["--reference", colour_photo(tmp_path / "r.png")]):
+        code, out, err = run(photo, *guidance, model=model)
+        assert code == 2 and out == "" and err == f"colorize-run: {model}: {reason}\n"
+    assert tree(tmp_path) == {**before, "r.png": (tmp_path / "r.png").read_bytes()}
+    with pytest.raises(ColorizeError, match=re.escape(reason)):
+        Colorizer(model)
+
+
+def test_a_guided_model_whose_distribution_is_not_one_is_refused(tmp_path):
+    import onnx
+
+    model = onnx.load(guided_like(tmp_path / "guided.onnx"))
+    softmax = next(node for node in model.graph.node if node.op_type == "Softmax")
+    softmax.op_type = "Neg"  # probabilities below 0
+    del softmax.attribute[:]
+    onnx.save(model, tmp_path / "guided.onnx")
+    with pytest.raises(ColorizeError, match="a test window through the hint path gave a distribution that is not "
+                                            "one"):
+        Colorizer(tmp_path / "guided.onnx")

@@ -183,7 +183,10 @@ class Colorizer:
         except Exception as error:  # onnxruntime raises several types for a file that is not a usable model
             raise ColorizeError(f"{self.model_path}: not a usable ONNX model ({str(error).splitlines()[0]})") from None
         self.contract = self._read_contract()
-        model_check.try_one_window(self.session, self.model_path, self.contract)
+        # the guided model's extra inputs (guided.py): fed zeros when a photo has no hints
+        self.guided = [i.name for i in self.session.get_inputs()] == GUIDED_INPUTS
+        self.ab_cells = model_check.read_ab_cells(self.session, self.model_path) if self.guided else None
+        model_check.try_one_window(self.session, self.model_path, self.contract, self.ab_cells)
         self.window = int(self.contract["window"])
         self.stride = self.window // 2 if stride is None else stride
         if not 0 < self.stride <= self.window:
@@ -204,28 +207,11 @@ class Colorizer:
         self.mirror = size is not None if mirror is None else bool(mirror)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [self.session.get_outputs()[0].name]  # the colour (the guided file has two outputs)
-        # the guided model's extra inputs (guided.py): fed zeros when a photo has no hints
-        self.guided = [i.name for i in self.session.get_inputs()] == GUIDED_INPUTS
-        self.ab_cells = self._read_ab_cells() if self.guided else None
 
     def _read_contract(self) -> dict:
         """The model's inputs, outputs and colour contract checked (model_check); the contract."""
         model_check.check_inputs_and_outputs(self.session, self.model_path)
         return model_check.read_contract(self.session, self.model_path)
-
-    def _read_ab_cells(self) -> np.ndarray:
-        """The guided model's ab cells (Q, 2) from its hint contract (metadata "hints"): what its global hint and
-        its colour distribution are over."""
-        try:
-            cells = np.array(json.loads(self.session.get_modelmeta().custom_metadata_map["hints"])["ab_cells"],
-                             np.float32)
-        except (KeyError, TypeError, ValueError):
-            cells = None
-        if cells is None or cells.ndim != 2 or cells.shape[1] != 2 \
-                or self.session.get_inputs()[2].shape[1:] not in ([len(cells)], ["Q"]):
-            raise ColorizeError(f"{self.model_path}: a guided model needs a hint contract with its ab cells "
-                                "(metadata \"hints\": {\"ab_cells\": [[a, b], ...]}, one per global hint entry)")
-        return cells
 
     @property
     def metadata(self) -> dict:

@@ -1,5 +1,6 @@
 """The checks a model file passes before any photo is touched: where its external data lies (before onnxruntime
-opens it), its inputs and outputs, its colour contract, and one window run through it.
+opens it), its inputs and outputs, its colour contract, the guided model's hint contract (its ab cells), and one
+window run through it (for the guided model, through its hint path).
 
 A file that fails any of them raises ColorizeError with one line, `MODEL: REASON`: colorize-run prints it and
 exits 2.
@@ -18,6 +19,10 @@ from colorize_runtime.errors import ColorizeError
 # Inputs a model may have besides its first (the lightness, [N, 1, W, W]); each is fed zeros in the test window.
 EXTRA_INPUTS = ("hints", "global_hint")
 CONTRACT_NUMBERS = ("L_center", "L_scale", "ab_scale")
+MIN_SCALE, MAX_SCALE = 1.0, 1000.0  # of L_scale and ab_scale, in CIELAB units
+MAX_AB = 128.0  # CIELAB a and b lie within this of 0 (OpenCV's sRGB conversion: a -86..98, b -108..94)
+MIN_CELL_STEP = 1.0  # the ab cells' grid step, at least (a finer one would make a grid of millions of cells)
+TEST_PIN_AB = (40.0, 30.0)  # the colour the hint test window pins (CIELAB a, b: a warm orange)
 
 
 # A small protobuf reader for onnx.proto: enough to find every tensor's external data location, and strict, so
@@ -173,13 +178,41 @@ def read_contract(session, model_path: Path) -> dict:
         if key == "window":
             good = number and value == colour.WINDOW
             wanted = f"{colour.WINDOW}, the model's input size"
-        else:
-            good = number and (key == "L_center" or value > 0)
-            wanted = "a finite number" + ("" if key == "L_center" else " above 0")
+        elif key == "L_center":
+            good, wanted = number, "a finite number"
+        else:  # L spans 0-100, a and b about -128-127: a scale outside this makes the network's inputs absurd
+            good = number and MIN_SCALE <= value <= MAX_SCALE
+            wanted = f"a number from {MIN_SCALE:g} to {MAX_SCALE:g}"
         if not good:
             raise ColorizeError(f"{model_path}: its colour_contract's {key} must be {wanted}, not "
                                 f"{json.dumps(value)}")
     return contract
+
+
+def read_ab_cells(session, model_path: Path) -> np.ndarray:
+    """The guided model's ab cells (Q, 2) from its hint contract (metadata "hints": {"ab_cells": [[a, b], ...]}),
+    checked: one per global hint entry, finite, within the CIELAB range, distinct, and on a regular grid of step
+    MIN_CELL_STEP or more (suggestions look for the modes of the distribution on that grid)."""
+    needed = (f"{model_path}: a guided model needs a hint contract with its ab cells (metadata \"hints\": "
+              "{\"ab_cells\": [[a, b], ...]}, one per global hint entry")
+    try:
+        cells = np.array(json.loads(session.get_modelmeta().custom_metadata_map["hints"])["ab_cells"], np.float64)
+    except (KeyError, TypeError, ValueError):
+        raise ColorizeError(needed + ")") from None
+    if cells.ndim != 2 or cells.shape[1] != 2 or len(cells) < 2 \
+            or session.get_inputs()[2].shape[1:] not in ([len(cells)], ["Q"]):
+        raise ColorizeError(needed + ")")
+    if not np.isfinite(cells).all() or np.abs(cells).max() > MAX_AB:
+        raise ColorizeError(needed + f": CIELAB a, b within {MAX_AB:g} of 0; these are not)")
+    steps = [np.diff(np.unique(cells[:, axis])) for axis in (0, 1)]
+    step = min(float(np.min(axis_steps)) if len(axis_steps) else np.inf for axis_steps in steps)
+    grid = (cells - cells.min(axis=0)) / step if np.isfinite(step) else cells
+    on_grid = np.isfinite(step) and step >= MIN_CELL_STEP and np.allclose(grid, np.round(grid), atol=1e-3) \
+        and len(np.unique(np.round(grid), axis=0)) == len(cells)
+    if not on_grid:
+        raise ColorizeError(needed + f": distinct cells on a regular grid, step {MIN_CELL_STEP:g} or more; these "
+                            "are not)")
+    return cells.astype(np.float32)
 
 
 def _zeros(node, batch: int) -> np.ndarray:
@@ -187,21 +220,55 @@ def _zeros(node, batch: int) -> np.ndarray:
     return np.zeros(shape, np.float32)
 
 
-def try_one_window(session, model_path: Path, contract: dict) -> None:
-    """Runs one window of mid-gray through the model (its extra inputs zero): a graph that fails when run, or
-    an output of the wrong shape or not finite, is found here, before any photo is read."""
+def _hint_feed(contract: dict, cells: np.ndarray) -> dict:
+    """The guided inputs of a test window that goes through the hint path: a PIN_SIZE pin of TEST_PIN_AB in the
+    middle, and an even distribution over the cells as the global hint."""
+    from colorize_runtime.guided import PIN_SIZE
+
+    window, middle = colour.WINDOW, slice(colour.WINDOW // 2 - PIN_SIZE // 2, colour.WINDOW // 2 + PIN_SIZE // 2 + 1)
+    hints = np.zeros((1, 3, window, window), np.float32)
+    hints[0, :2, middle, middle] = (np.float32(TEST_PIN_AB) / np.float32(contract["ab_scale"]))[:, None, None]
+    hints[0, 2, middle, middle] = 1
+    return {"hints": hints, "global_hint": np.full((1, len(cells)), 1 / len(cells), np.float32)}
+
+
+def try_one_window(session, model_path: Path, contract: dict, cells: np.ndarray | None = None) -> None:
+    """Runs one window of mid-gray through the model: a graph that fails when run, or an output of the wrong
+    shape or not finite, is found here, before any photo is read. Its extra inputs are zero, or, for the guided
+    model (cells: its ab cells), a pin and a global hint (_hint_feed), and its distribution output must then be
+    a finite distribution over the cells at a fraction of the window."""
     inputs, window = session.get_inputs(), colour.WINDOW
     lightness = np.full((1, 1, window, window), 50, np.float32)
     feed = {inputs[0].name: colour.normalise_lightness(lightness, contract)}
-    feed.update({node.name: _zeros(node, 1) for node in inputs[1:]})
+    feed.update(_hint_feed(contract, cells) if cells is not None else
+                {node.name: _zeros(node, 1) for node in inputs[1:]})
+    names = [session.get_outputs()[0].name] + (["distribution"] if cells is not None else [])
     try:
-        output = session.run(None, feed)[0]
+        outputs = session.run(names, feed)
     except Exception as error:  # onnxruntime's error types vary by version and kind of failure
         lines = str(error).strip().splitlines()
         raise ColorizeError(f"{model_path}: the model fails on a test window "
                             f"({' '.join(lines[0].split()) if lines else type(error).__name__})") from None
+    output = outputs[0]
     if not isinstance(output, np.ndarray) or output.shape != (1, 2, window, window):
         raise ColorizeError(f"{model_path}: a test window gave an output of shape "
                             f"{list(getattr(output, 'shape', []))}, not [1, 2, {window}, {window}]")
     if not np.isfinite(output).all():
         raise ColorizeError(f"{model_path}: a test window gave values that are not finite (NaN or infinity)")
+    if cells is not None:
+        _check_distribution(outputs[1], model_path, len(cells))
+
+
+def _check_distribution(distribution, model_path: Path, count: int) -> None:
+    """The guided model's distribution output of a test window: [1, Q, S, S], S dividing the window, each
+    location's probabilities finite, not negative and summing to 1."""
+    window = colour.WINDOW
+    shape = list(getattr(distribution, "shape", []))
+    if len(shape) != 4 or shape[:2] != [1, count] or shape[2] != shape[3] or not 0 < shape[2] <= window \
+            or window % shape[2]:
+        raise ColorizeError(f"{model_path}: a test window gave a distribution of shape {shape}, not [1, {count}, "
+                            "S, S] with S dividing the window")
+    sums = distribution.sum(axis=1)
+    if not (np.isfinite(distribution).all() and distribution.min() >= -1e-4 and np.allclose(sums, 1, atol=1e-2)):
+        raise ColorizeError(f"{model_path}: a test window through the hint path gave a distribution that is not "
+                            "one (not finite, negative, or not summing to 1)")
