@@ -249,3 +249,36 @@ def test_a_guided_model_whose_distribution_is_not_one_is_refused(tmp_path):
     with pytest.raises(ColorizeError, match="a test window through the hint path gave a distribution that is not "
                                             "one"):
         Colorizer(tmp_path / "guided.onnx")
+
+
+# 9. --suggest's output
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_suggestions_to_a_full_disk_or_a_closed_pipe_are_one_line_or_quiet(tmp_path):
+    photo = gray_photo(tmp_path / "a.png")
+    command = [*COMMAND, str(photo), "--suggest", "10,10", "--threads", "1"]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(command, env=ENVIRONMENT, stdout=full, stderr=subprocess.PIPE, text=True,
+                                timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == "colorize-run: stdout: No space left on device; the suggestions were not written\n"
+    process = subprocess.Popen(command, env=ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # `| head -c 0`: the reader is gone before the first line
+    assert process.communicate(timeout=120)[1] == "" and process.returncode == 0
+    assert tree(tmp_path) == {"a.png": photo.read_bytes()}
+
+
+# 10. A name too long
+
+def test_an_output_name_too_long_is_one_line_and_the_other_files_are_done(run, tmp_path):
+    photo, other = write_photo(tmp_path / "a.png"), write_photo(tmp_path / "b.png", seed=1)
+    too_long = tmp_path / ("x" * 300 + ".png")
+    code, out, err = run(photo, "-o", too_long)
+    assert code == 1 and out == ""
+    assert err.splitlines() == [f"colorize-run: {photo}: cannot write {too_long}: File name too long",
+                                "colorize-run: 1 of 1 files failed (0 colourised, 0 skipped)"]
+    folder = tmp_path / ("y" * 300)
+    code, out, err = run(photo, other, "-o", folder)
+    assert code == 1 and err.splitlines()[-1] == "colorize-run: 2 of 2 files failed (0 colourised, 0 skipped)"
+    assert err.splitlines()[0] == f"colorize-run: {photo}: cannot write {folder / 'a_color.png'}: File name too long"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]

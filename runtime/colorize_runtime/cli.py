@@ -182,9 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _expand(pattern: str, args: argparse.Namespace) -> list[tuple[Path, Path | None]]:
     """(photo, folder it was found in or None) for one command-line input."""
     path = Path(pattern)
-    if not path.exists() and any(character in pattern for character in "*?["):
+    if not os.path.exists(path) and any(character in pattern for character in "*?["):
         return [entry for match in sorted(glob.glob(pattern)) for entry in _expand(match, args)]
-    if not path.is_dir():
+    if not os.path.isdir(path):  # os.path's tests: False for a name too long, where Path's raise
         return [(path, None)]
     if not args.recursive:
         return []
@@ -223,18 +223,18 @@ def plan(args: argparse.Namespace) -> list[Job]:
         expanded = _expand(pattern, args)
         if not expanded:
             reason = ("is a folder with no photos or videos to colourise in it" if args.recursive else
-                      "is a folder; add -r to colourise the photos in it") if Path(pattern).is_dir() \
+                      "is a folder; add -r to colourise the photos in it") if os.path.isdir(pattern) \
                 else "no file matches"
             entries.append((Path(pattern), None, reason))
         entries += [(source, folder, None) for source, folder in expanded]
     found = [(source, folder) for source, folder, error in entries if not error]
 
     output = Path(args.output) if args.output else None
-    to_folder = output is not None and (len(found) > 1 or any(folder for _, folder in found) or output.is_dir()
+    to_folder = output is not None and (len(found) > 1 or any(folder for _, folder in found) or os.path.isdir(output)
                                         or args.output.endswith(os.sep))
     if output and not to_folder and args.format != "keep" and output.suffix.lower() != f".{args.format}":
         raise UsageError(f"-o {output} and --format {args.format} disagree")
-    if output and to_folder and output.exists() and not output.is_dir():
+    if output and to_folder and os.path.exists(output) and not os.path.isdir(output):
         raise UsageError(f"-o {output}: a file, but {len(found)} inputs need a folder")
 
     def target(source: Path, folder: Path | None) -> Path:
@@ -420,7 +420,7 @@ class PhotoReader:
 def _print_suggestions(colorizer, job: Job, guidance, args: argparse.Namespace) -> int:
     """--suggest X,Y: the likeliest colours at a point of the one photo, one '#rrggbb probability' a line.
     Raises ColorizeError for a usage error (a malformed or outside point, a video)."""
-    from colorize_runtime import files, guided, video
+    from colorize_runtime import files, guided, process_guard, video
     from colorize_runtime.errors import ColorizeError
 
     x, y = guided.parse_point(args.suggest)
@@ -435,8 +435,16 @@ def _print_suggestions(colorizer, job: Job, guidance, args: argparse.Namespace) 
         suggestions = colorizer.suggest(image, x, y, **guidance.for_photo(job.source))
     except ColorizeError as error:
         raise ColorizeError(f"{job.source}: {error}") from None
-    for suggestion in suggestions:
-        print(f"{suggestion.hex} {suggestion.probability:.2f}")
+    lines = "".join(f"{suggestion.hex} {suggestion.probability:.2f}\n" for suggestion in suggestions)
+    try:
+        sys.stdout.write(lines)
+        sys.stdout.flush()
+    except BrokenPipeError:  # its reader has gone (| head -c 0): as a batch does, quietly
+        process_guard.stdout_gone()
+    except (AttributeError, OSError, ValueError) as error:  # a full disk, or stdout closed at start
+        print(f"{PROG}: stdout: {getattr(error, 'strerror', None) or 'closed'}; the suggestions were not written",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -224,8 +224,12 @@ def write_image(target: str | Path, image: np.ndarray, quality: int = DEFAULT_QU
 def check_target(source: Path, target: Path, force: bool = False) -> None:
     """The safety rules for an output: never the input itself (whatever force says), and an existing file
     only with force."""
-    if not target.exists():
+    try:
+        target.stat()
+    except FileNotFoundError:
         return
+    except OSError as error:  # a name too long, a path through a file
+        raise ImageFileError(f"cannot write {target}: {error.strerror or error}") from None
     if source.exists() and os.path.samefile(source, target):
         raise ImageFileError(f"output {target} is the input itself; refusing to overwrite it")
     if target.is_dir():
