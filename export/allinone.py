@@ -1,7 +1,11 @@
 """The all-in-one ONNX file: a uint8 RGB photo of any size in, the colourised uint8 RGB photo out, computed as
-`Colorizer().colorize` computes it by default, for apps without our Python code or OpenCV.
+`Colorizer(network file).colorize` computes it with the runtime's defaults (`colorize-run --model NAME`), for
+apps without our Python code or OpenCV.
 
-    python -m export.allinone models/colorize.onnx     # writes models/colorize_rgb.onnx (python -m export does too)
+    python -m export.allinone      # both shipped all-in-one files, from models/ (each checked, then written):
+                                   # models/colorize_natural.onnx -> models/colorize_rgb.onnx (the default model)
+                                   # models/colorize.onnx (vivid) -> models/colorize_vivid_rgb.onnx
+    python -m export.allinone models/colorize_natural.onnx      # one of them (python -m export writes it too)
 
 The graph, in standard ONNX operators (opset 18), is three parts joined with onnx.compose:
 
@@ -9,7 +13,8 @@ The graph, in standard ONNX operators (opset 18), is three parts joined with onn
    `colorizer.scale_down` reduces it (OpenCV INTER_AREA, reproduced: k x k block means first for a large
    reduction, then area weights computed in the graph from the sizes, rounded to 8 bits as OpenCV rounds); its L,
    normalised; the photo and its mirror image, each reflect-padded up to one window; the windows over both.
-2. the network (the fixed-window ``colorize.onnx`` graph, unchanged) in an ONNX ``Loop``, one window per
+2. the network (the network file's fixed-window graph, unchanged, its decoding included: natural's muting of
+   unsure colours is in colorize_natural.onnx's graph) in an ONNX ``Loop``, one window per
    iteration, so that memory does not grow with the number of windows (a panorama has many).
 3. ``finish`` (an onnxscript function): the windows' ab added up where they overlap and divided by the count
    (the runtime's mean blending), times ``saturation``, the mirror view flipped back and averaged with the
@@ -34,7 +39,7 @@ from onnx import TensorProto, compose, helper, inliner
 from onnxscript import DOUBLE, FLOAT, INT32, INT64, UINT8, script
 from onnxscript import opset18 as op
 
-from colorize_runtime import Colorizer, files
+from colorize_runtime import Colorizer, colorizer, files
 
 INPUT, OUTPUT, SATURATION = "rgb", "colorized_rgb", "saturation"
 NETWORK_INPUT, NETWORK_OUTPUT = "L", "ab"
@@ -46,6 +51,11 @@ PARITY_SIZES = ((1, 1), (100, 60), (256, 256), (333, 500), (768, 1024), (3000, 4
 PARITY_WITHIN_ONE_LEVEL = 0.99
 PARITY_WITHIN_TWO_LEVELS = 0.999
 SAMPLE_PHOTO = Path(__file__).resolve().parent.parent / "examples" / "sample.jpg"  # the export's real photo
+MODELS = Path(__file__).resolve().parent.parent / "models"
+# The shipped models that have an all-in-one file (the guided model takes pins, regression is for batch work):
+# the default model's is colorize_rgb.onnx, the one apps, the web page and the Node example use; the others' are
+# colorize_NAME_rgb.onnx (allinone_path).
+ALL_IN_ONE_MODELS = ("natural", "vivid")
 
 # OpenCV's sRGB (D65) matrix, white point and CIE constants (modules/imgproc/src/color_lab.cpp).
 XYZ_TO_RGB = np.array([[3.240479, -1.53715, -0.498535],
@@ -375,8 +385,21 @@ def build(network: onnx.ModelProto, size: int, stride: int) -> onnx.ModelProto:
 
 
 def allinone_path(network_path: Path) -> Path:
-    """models/colorize.onnx -> models/colorize_rgb.onnx"""
+    """The all-in-one file's path beside a network file: a shipped model's file by its model name
+    (colorize_natural.onnx, the default model's, -> colorize_rgb.onnx; colorize.onnx, vivid's, ->
+    colorize_vivid_rgb.onnx), any other NAME.onnx -> NAME_rgb.onnx."""
+    names = {file_name: name for name, file_name in colorizer.SHIPPED_MODELS.items()}
+    name = names.get(network_path.name)
+    if name == colorizer.DEFAULT_MODEL:
+        return network_path.with_name("colorize_rgb.onnx")
+    if name is not None:
+        return network_path.with_name(f"colorize_{name}_rgb.onnx")
     return network_path.with_name(f"{network_path.stem}_rgb.onnx")
+
+
+def shipped_network(name: str) -> Path:
+    """models/ file of a shipped model (the repository's, which the package installs), by its name."""
+    return MODELS / colorizer.SHIPPED_MODELS[name]
 
 
 def shares_within(got: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
@@ -453,11 +476,20 @@ def write(network_path: Path, photo_path: Path, output: Path | None = None) -> P
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m export.allinone", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("network", type=Path, help="an exported network file (models/colorize.onnx)")
-    parser.add_argument("-o", "--output", type=Path, help="default: NETWORK's stem + _rgb.onnx, beside it")
+    parser.add_argument("network", type=Path, nargs="*",
+                        help="exported network files (default: the shipped models' files in models/, "
+                             f"{', '.join(ALL_IN_ONE_MODELS)})")
+    parser.add_argument("-o", "--output", type=Path,
+                        help="with one NETWORK only (default: beside it, colorize_rgb.onnx for the default model's "
+                             "colorize_natural.onnx, colorize_NAME_rgb.onnx for another shipped model's file, "
+                             "else NETWORK's stem + _rgb.onnx)")
     parser.add_argument("--photo", type=Path, default=SAMPLE_PHOTO, help="real photo for the parity check")
     args = parser.parse_args(argv)
-    write(args.network, args.photo, args.output)
+    networks = args.network or [shipped_network(name) for name in ALL_IN_ONE_MODELS]
+    if args.output and len(networks) != 1:
+        parser.error("-o/--output needs exactly one NETWORK")
+    for network in networks:
+        write(network, args.photo, args.output)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from colorize_runtime import Colorizer, cli, colour
-from tests.conftest import REPOSITORY, SHIPPED_MODEL, SAMPLE_PHOTO, photo_like
+from colorize_runtime import Colorizer, cli, colorizer, colour
+from tests.conftest import REPOSITORY, SAMPLE_PHOTO, photo_like
 
 pytest.importorskip("torch")  # fresh_onnx exports a network
 
@@ -82,7 +82,7 @@ def test_export_writes_a_checked_all_in_one_file_with_the_documented_inputs_and_
     assert rgb_onnx.name == "fresh_rgb.onnx" and rgb_onnx.parent == fresh_onnx.parent
     onnx.checker.check_model(onnx.load(rgb_onnx), full_check=True)
     for file_name, name, dtype, shape in doc_table("Inputs and outputs"):
-        path = fresh_onnx if file_name == "colorize.onnx" else rgb_onnx
+        path = fresh_onnx if file_name == "colorize_natural.onnx" else rgb_onnx  # the default's network file
         graph = onnx.load(path).graph
         (value,) = [v for v in list(graph.input) + list(graph.output) if v.name == name]
         dims = [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
@@ -92,7 +92,7 @@ def test_export_writes_a_checked_all_in_one_file_with_the_documented_inputs_and_
 
 def test_documented_metadata_keys_are_the_keys_in_the_files(fresh_onnx, rgb_onnx):
     rows = doc_table("Metadata")
-    assert {key for key, files, _ in rows if "colorize.onnx" in files} == set(metadata(fresh_onnx))
+    assert {key for key, files, _ in rows if "colorize_natural.onnx" in files} == set(metadata(fresh_onnx))
     assert {key for key, files, _ in rows if "colorize_rgb.onnx" in files} == set(metadata(rgb_onnx))
 
 
@@ -141,17 +141,60 @@ def test_export_refuses_an_all_in_one_file_that_differs_from_the_runtime(fresh_o
     assert not output.exists() and not list(tmp_path.iterdir())
 
 
-def test_shipped_all_in_one_file_is_the_shipped_network_wrapped():
-    """models/colorize_rgb.onnx must be regenerated (python -m export.allinone models/colorize.onnx) whenever
-    models/colorize.onnx changes: same metadata, same colours as the runtime."""
-    shipped_rgb = allinone.allinone_path(SHIPPED_MODEL)
-    assert {key: value for key, value in metadata(shipped_rgb).items() if key != "all_in_one"} == \
-        metadata(SHIPPED_MODEL)
-    photo = cv2.imread(str(SAMPLE_PHOTO), cv2.IMREAD_COLOR)
+def test_all_in_one_files_are_named_after_their_model_the_default_models_colorize_rgb(tmp_path):
+    """colorize_rgb.onnx is the default model's (natural) file, the one apps, the page and the Node example use;
+    another shipped model's is colorize_NAME_rgb.onnx; any other network's NAME_rgb.onnx."""
+    assert colorizer.DEFAULT_MODEL == "natural" and allinone.ALL_IN_ONE_MODELS[0] == colorizer.DEFAULT_MODEL
+    assert allinone.allinone_path(tmp_path / "colorize_natural.onnx") == tmp_path / "colorize_rgb.onnx"
+    assert allinone.allinone_path(tmp_path / "colorize.onnx") == tmp_path / "colorize_vivid_rgb.onnx"
+    assert allinone.allinone_path(tmp_path / "best.onnx") == tmp_path / "best_rgb.onnx"
+    shipped = {allinone.allinone_path(allinone.shipped_network(name)) for name in allinone.ALL_IN_ONE_MODELS}
+    assert shipped == set((REPOSITORY / "models").glob("*_rgb.onnx"))  # no other all-in-one file ships
+
+
+def test_export_allinone_without_arguments_writes_every_shipped_all_in_one_file(monkeypatch):
+    written = []
+    monkeypatch.setattr(allinone, "write", lambda network, photo, output=None: written.append((network, output)))
+    allinone.main([])
+    assert written == [(REPOSITORY / "models" / "colorize_natural.onnx", None),
+                       (REPOSITORY / "models" / "colorize.onnx", None)]
+
+
+@pytest.fixture(scope="module")
+def parity_photo_files(tmp_path_factory):
+    """examples/sample.jpg at every PARITY_SIZES, colour and gray, as PNG files (lossless: colorize-run and the
+    all-in-one file see the same pixels)."""
+    folder = tmp_path_factory.mktemp("parity_photos")
+    paths = {}
+    for name, photo in allinone.parity_photos(SAMPLE_PHOTO).items():
+        paths[name] = folder / f"{name.replace(' ', '_')}.png"
+        cv2.imwrite(str(paths[name]), photo)
+    return paths
+
+
+@pytest.mark.parametrize("model", allinone.ALL_IN_ONE_MODELS)
+def test_shipped_all_in_one_file_gives_colorize_runs_colours_at_every_size(model, parity_photo_files, tmp_path,
+                                                                          capsys):
+    """Each shipped all-in-one file wraps its model's network file (same metadata) and gives `colorize-run --model
+    NAME`'s colours, within the parity bounds, on the sample photo at every PARITY_SIZES (1 x 1 to 12 MP, a
+    panorama), colour and gray. Regenerate them (`python -m export.allinone`) whenever a network file changes."""
+    network = allinone.shipped_network(model)
+    shipped_rgb = allinone.allinone_path(network)
+    assert {key: value for key, value in metadata(shipped_rgb).items() if key != "all_in_one"} == metadata(network)
+    assert len(allinone.PARITY_SIZES) >= 6 and (1, 1) in allinone.PARITY_SIZES
+    code = cli.main([*map(str, parity_photo_files.values()), "--model", model, "-o", str(tmp_path), "-q",
+                     "--threads", "2"])
+    assert code == 0, capsys.readouterr().err
     session = ort.InferenceSession(str(shipped_rgb), providers=["CPUExecutionProvider"])
-    got = session.run(None, allinone.feeds(photo))[0][0]
-    expected_rgb = Colorizer(SHIPPED_MODEL, providers="cpu").colorize(photo)[..., ::-1]
-    assert allinone.agrees(allinone.shares_within(got, expected_rgb))
+    shares = {}
+    for name, path in parity_photo_files.items():
+        got = session.run(None, allinone.feeds(cv2.imread(str(path), cv2.IMREAD_UNCHANGED)))[0][0]
+        colorize_run = cv2.imread(str(tmp_path / f"{path.stem}_color.png"), cv2.IMREAD_COLOR)[..., ::-1]
+        shares[name] = allinone.shares_within(got, colorize_run)
+    with capsys.disabled():  # pytest -s shows them
+        print(f"\n{shipped_rgb.name} vs colorize-run --model {model}, within 1 level: "
+              + ", ".join(f"{name} {one:.2%}" for name, (one, _) in shares.items()))
+    assert all(allinone.agrees(share) for share in shares.values()), shares
 
 
 def npm_packages_missing(folder) -> list[str]:
@@ -220,6 +263,19 @@ def test_node_example_with_the_network_file_matches_the_runtime_at_full_size(nod
     assert result.returncode == 0, result.stderr
     expected_bgr = Colorizer(fresh_onnx, providers="cpu", size=None, mirror=False, saturation=0.8).colorize(photo)
     assert allinone.agrees(allinone.shares_within(cv2.imread(str(output), cv2.IMREAD_COLOR), expected_bgr))
+
+
+def test_node_example_with_the_shipped_all_in_one_file_gives_colorize_runs_default_colours(node_example, tmp_path,
+                                                                                            capsys):
+    """As docs/EMBEDDING.md runs it: `node colorize.mjs ../../models/colorize_rgb.onnx photo.png out.png` is
+    `colorize-run photo.png` (the default model, natural)."""
+    source, output, wanted = tmp_path / "photo.png", tmp_path / "photo_color.png", tmp_path / "cli.png"
+    cv2.imwrite(str(source), sample_photo(333, 500))
+    result = run_node(node_example, REPOSITORY / "models" / "colorize_rgb.onnx", source, output)
+    assert result.returncode == 0, result.stderr
+    colorize_run(capsys, source, "-o", wanted)
+    got, expected_bgr = (cv2.imread(str(path), cv2.IMREAD_COLOR) for path in (output, wanted))
+    assert allinone.agrees(allinone.shares_within(got, expected_bgr))
 
 
 def test_node_example_reports_bad_input(node_example, rgb_onnx, tmp_path):

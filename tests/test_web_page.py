@@ -1,7 +1,8 @@
 """The web page (examples/web) as a new user meets it (issue 30): a photo chosen while the model loads is coloured
 once it has loaded, load errors are said on the page, the saturation slider rescales the colours without running
-the network again, a progress bar shows while the page works, and a before / after slider. In headless Chromium,
-with the freshly exported all-in-one file (tests/test_embedding.py's fixtures)."""
+the network again, a progress bar shows while the page works, and a before / after slider; the page as shipped
+colours as colorize-run does by default. In headless Chromium, with the freshly exported all-in-one file
+(tests/test_embedding.py's fixtures), or the shipped one."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 
 from tests.test_embedding import (  # noqa: F401 (fixtures used by name)
-    WEB_EXAMPLE, drive_page, expected, photo_of, rgb_onnx, rgb_session, serving_the_page, web_page)
+    WEB_EXAMPLE, colorize_run, drive_page, expected, photo_of, rgb_onnx, rgb_session, sample_photo,
+    serving_the_page, shipped_page, web_page)
 
 pytest.importorskip("torch")  # fresh_onnx exports a network
 
@@ -37,6 +39,24 @@ def saturated(rgb: np.ndarray, saturation: float) -> np.ndarray:
     back = xyz @ np.array([[3.240479, -1.53715, -0.498535], [-0.969256, 1.875991, 0.041556],
                            [0.055648, -0.204043, 1.057311]]).T
     return np.floor(255 * encode(np.clip(back, 0, 1)) + 0.5).astype(np.uint8)
+
+
+@pytest.mark.parametrize("height, width, gray", [(864, 1152, False), (200, 1000, True)],
+                         ids=["1152x864 colour", "200x1000 gray"])
+def test_the_pages_automatic_view_is_colorize_runs_default(shipped_page, tmp_path, capsys, height, width, gray):
+    """The page as a person opens it (models/colorize_rgb.onnx, no ?model=) colours a photo as `colorize-run
+    PHOTO` does, with its default model (natural), within the all-in-one parity bounds."""
+    source, output, colorize_run_output = tmp_path / "photo.png", tmp_path / "download.png", tmp_path / "cli.png"
+    cv2.imwrite(str(source), sample_photo(height, width, gray))
+    facts = drive_page(shipped_page, source, output)
+    assert facts["runs"] == 1 and facts["download"] == "photo_color.png"
+    colorize_run(capsys, source, "-o", colorize_run_output)  # no --model: the default
+    got, wanted = (cv2.imread(str(path), cv2.IMREAD_COLOR) for path in (output, colorize_run_output))
+    within_one, within_two = allinone.shares_within(got, wanted)
+    with capsys.disabled():  # pytest -s shows it
+        print(f"\nthe page's automatic view vs colorize-run, {width} x {height}: {within_one:.2%} within 1 level, "
+              f"{within_two:.2%} within 2")
+    assert allinone.agrees((within_one, within_two))
 
 
 def test_a_photo_chosen_while_the_model_loads_is_coloured_once_it_has_loaded(web_page, expected, tmp_path):

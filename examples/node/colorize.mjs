@@ -3,11 +3,13 @@
 //
 //   node colorize.mjs MODEL.onnx INPUT.(png|jpg) OUTPUT.(png|jpg) [--stride N] [--saturation F]
 //
-// MODEL is either file:
-//   colorize_rgb.onnx  the all-in-one file, uint8 RGB in and out, any size: what `colorize-run` does by default
-//                      (working resolution, mirror) happens inside the graph.
-//   colorize.onnx      "L" -> "ab": this script does the colour conversion and slides 256x256 windows over the
-//                      photo at its native resolution, one view (`colorize-run --size full`); --stride N.
+// MODEL is either kind of file (models/):
+//   colorize_rgb.onnx  the all-in-one file of the default model (natural), uint8 RGB in and out, any size:
+//                      `colorize-run PHOTO`'s colours, its default path (working resolution, mirror) inside the
+//                      graph. colorize_vivid_rgb.onnx is the same for `colorize-run --model vivid`.
+//   colorize_natural.onnx, colorize.onnx (vivid)   a network file, "L" -> "ab": this script does the colour
+//                      conversion and slides 256x256 windows over the photo at its native resolution, one view
+//                      (`colorize-run --model NAME --size full`); --stride N.
 // --saturation F scales the predicted colour with either file (1: as predicted, 0: gray).
 import { readFileSync, writeFileSync } from "node:fs";
 import { extname } from "node:path";

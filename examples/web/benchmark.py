@@ -3,6 +3,9 @@ page's own timer around session.run) and in Python onnxruntime; print a Markdown
 
     python examples/web/benchmark.py [--model models/colorize_rgb.onnx] [--repeats 3]
 
+--model: default models/colorize_rgb.onnx, the default model's (natural) file the page loads;
+models/colorize_vivid_rgb.onnx is vivid's.
+
 The photos are examples/sample.jpg enlarged (cubic) to 1152 x 864 and 4000 x 3000, as PNG.
 """
 from __future__ import annotations

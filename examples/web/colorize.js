@@ -1,4 +1,5 @@
-// The page's logic: decode the photo in the browser, run the all-in-one file (models/colorize_rgb.onnx) with
+// The page's logic: decode the photo in the browser, run the all-in-one file (models/colorize_rgb.onnx: the
+// default model's, natural, so the automatic view is `colorize-run PHOTO`'s) with
 // onnxruntime-web's WASM backend once per photo, show it before | after, apply the saturation slider to the
 // network's colours (lab.mjs, no second run), save PNG or JPEG. Nothing leaves the browser. Pins and a reference
 // photo switch the colouring to the guided file (guided.js).
@@ -10,7 +11,8 @@ import { saturate } from "./lab.mjs";
 // examples/web) is said on the page instead of leaving it "Loading the model…" for ever.
 const ORT_DIRECTORY = new URL("node_modules/onnxruntime-web/dist/", import.meta.url).href;
 
-// ?model=URL loads another all-in-one file (the tests use a freshly exported one).
+// ?model=URL loads another all-in-one file (../../models/colorize_vivid_rgb.onnx: vivid; the tests use a freshly
+// exported one).
 const MODEL_URL = new URLSearchParams(location.search).get("model") ?? "../../models/colorize_rgb.onnx";
 // ?guided=URL: the guided file for pins and a reference photo (guided.js), loaded when a photo is opened.
 const GUIDED_URL = new URLSearchParams(location.search).get("guided") ?? "../../models/colorize_guided.onnx";
