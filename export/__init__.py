@@ -1,1 +1,2 @@
-"""Export a training checkpoint to the self-contained ONNX file the runtime ships. See README.md, section Export."""
+"""Export a training checkpoint to the self-contained ONNX files the runtime ships. See CONTRIBUTING.md, section
+Export."""

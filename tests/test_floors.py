@@ -4,8 +4,8 @@ reads ../, absolute paths and links out: measured), and the OpenCV before 4.13.0
 every run crashed at start.
 
 test_the_runtime_tests_pass_at_the_floors installs exactly the floors in a fresh venv and runs the runtime's tests
-there. It needs the package index and a few minutes, so it runs only with COLORIZE_TEST_FLOORS=1; README says
-when it last ran and what it gave."""
+there. It needs the package index and a few minutes, so it runs only with COLORIZE_TEST_FLOORS=1; CONTRIBUTING.md
+says when it last ran and what it gave."""
 from __future__ import annotations
 
 import configparser
