@@ -282,3 +282,86 @@ def test_an_output_name_too_long_is_one_line_and_the_other_files_are_done(run, t
     assert code == 1 and err.splitlines()[-1] == "colorize-run: 2 of 2 files failed (0 colourised, 0 skipped)"
     assert err.splitlines()[0] == f"colorize-run: {photo}: cannot write {folder / 'a_color.png'}: File name too long"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
+
+
+# 12. (and issue 34, 5) The API takes what colorize takes, and says what it refuses
+
+@pytest.fixture(scope="module")
+def guided_colorizer():
+    return Colorizer("guided", providers="cpu", threads=1)
+
+
+def test_suggest_and_reference_take_what_colorize_takes(guided_colorizer, tmp_path):
+    from PIL import Image
+
+    bgr = photo_like(48, 64)
+    path = tmp_path / "p.png"
+    path.write_bytes(files.encode_image(bgr, ".png"))
+    expected = guided_colorizer.suggest(bgr, 20, 10)
+    rgb = np.ascontiguousarray(bgr[..., ::-1])
+    for image, rgb_flag in ((path, False), (str(path), False), (path.read_bytes(), False),
+                            (Image.fromarray(rgb), False), (rgb, True)):
+        assert guided_colorizer.suggest(image, 20, 10, rgb=rgb_flag) == expected
+    reference = guided_colorizer.reference(bgr).distribution
+    for photo, rgb_flag in ((path, False), (path.read_bytes(), False), (Image.fromarray(rgb), False), (rgb, True)):
+        np.testing.assert_allclose(guided_colorizer.reference(photo, rgb=rgb_flag).distribution, reference)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda c: c.suggest(None, 1, 1), "cannot colourise a builtins.NoneType"),
+    (lambda c: c.suggest(np.zeros((8, 8), np.float32), 1, 1), "expected a gray (H, W), BGR (H, W, 3) or BGRA"),
+    (lambda c: c.suggest(np.zeros((8, 8, 2), np.uint8), 1, 1), "got uint8 (8, 8, 2)"),
+    (lambda c: c.suggest(np.zeros((8, 8), np.uint8), "10", 1), "the point '10', 1 is not a pair of numbers"),
+    (lambda c: c.suggest(np.zeros((8, 8), np.uint8), None, 1), "the point None, 1 is not a pair of numbers"),
+    (lambda c: c.suggest(np.zeros((8, 8), np.uint8), 1, 1, count=0), "count must be a whole number, 1 or more"),
+    (lambda c: c.reference(np.zeros((8, 8, 2), np.uint8)), "reference: expected a gray"),
+    (lambda c: c.reference(np.zeros((0, 8, 3), np.uint8)), "reference: expected a gray"),
+    (lambda c: c.reference(5), "reference must be a photo"),
+    (lambda c: c.reference("no\0such.png"), "not a file name"),
+    (lambda c: c.colorize("no\0such.png"), "cannot read 'no\\x00such.png': not a file name"),
+])
+def test_the_guided_api_raises_colorize_error_for_what_it_cannot_take(guided_colorizer, call, message):
+    with pytest.raises(ColorizeError, match=re.escape(message)):
+        call(guided_colorizer)
+
+
+def test_colorize_frames_takes_what_colorize_takes_and_refuses_the_rest(pointwise_onnx, tmp_path):
+    from PIL import Image
+
+    colorizer = Colorizer(pointwise_onnx, providers="cpu")
+    gray = photo_like(32, 40, 1)
+    path = tmp_path / "frame.png"
+    path.write_bytes(files.encode_image(gray, ".png"))
+    expected = list(colorizer.colorize_frames([gray, gray], temporal_smoothing=0))
+    as_pil, as_path = colorizer.colorize_frames([Image.fromarray(gray), path], temporal_smoothing=0)
+    np.testing.assert_array_equal(np.asarray(as_pil), expected[0][..., ::-1])
+    np.testing.assert_array_equal(as_path, expected[1])
+    with pytest.raises(ColorizeError, match="frames must be an iterable of frames, not int"):
+        colorizer.colorize_frames(5)
+    with pytest.raises(ColorizeError, match="cannot colourise a builtins.NoneType"):
+        list(colorizer.colorize_frames([None]))
+    closed = Image.fromarray(gray)
+    closed.close()
+    with pytest.raises(ColorizeError, match="cannot read the PIL image"):
+        colorizer.colorize(closed)
+
+
+@pytest.mark.parametrize("keywords,message", [
+    ({"source": None}, "source must be a file path (str or os.PathLike), not NoneType"),
+    ({"target": None}, "target must be a file path (str or os.PathLike), not NoneType"),
+    ({"quality": 0}, "quality must be a whole number, between 1 and 100, not 0"),
+    ({"quality": -5}, "quality must be a whole number, between 1 and 100, not -5"),
+    ({"quality": 1000}, "quality must be a whole number, between 1 and 100, not 1000"),
+    ({"max_pixels": 0}, "max_pixels must be a whole number, 1 or more, not 0"),
+])
+def test_colorize_file_and_video_refuse_bad_arguments_before_touching_a_file(pointwise_onnx, tmp_path, keywords,
+                                                                           message):
+    colorizer = Colorizer(pointwise_onnx, providers="cpu")
+    photo = write_photo(tmp_path / "a.png")
+    before = tree(tmp_path)
+    with pytest.raises(ColorizeError, match=re.escape(message)):
+        colorizer.colorize_file(**{"source": photo, "target": tmp_path / "out.jpg", **keywords})
+    if "quality" not in keywords:
+        with pytest.raises(ColorizeError, match=re.escape(message)):
+            colorizer.colorize_video(**{"source": photo, "target": tmp_path / "out.mp4", **keywords})
+    assert tree(tmp_path) == before

@@ -290,15 +290,20 @@ class Colorizer:
         The rules of colorize-run: the output keeps the input's bit depth and alpha where its format can; the
         input is never overwritten, even with force; an existing target raises OutputExistsError unless force;
         the write is atomic (a temporary file, then a rename). A file with more than max_pixels pixels is refused
-        before it is decoded. hints and reference as colorize takes them. Raises ColorizeError
+        before it is decoded. quality: JPEG and WebP quality, 1-100 (None: files.DEFAULT_QUALITY); max_pixels:
+        None for files.DEFAULT_MAX_PIXELS. hints and reference as colorize takes them. Raises ColorizeError
         (files.ImageFileError) with the reason."""
         # imported here: Pillow is needed only by those who read files
         from colorize_runtime import files
 
-        source, target = Path(source), Path(target)
+        source, target = inputs.file_path(source, "source"), inputs.file_path(target, "target")
+        quality = files.DEFAULT_QUALITY if quality is None else quality
+        max_pixels = files.DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+        options.check_whole("quality", quality, 1, 100)
+        options.check_whole("max_pixels", max_pixels)
         files.check_target(source, target, force)
-        image = files.read_image(source, max_pixels or files.DEFAULT_MAX_PIXELS)
-        files.write_image(target, self.colorize(image, hints, reference), quality or files.DEFAULT_QUALITY)
+        image = files.read_image(source, max_pixels)
+        files.write_image(target, self.colorize(image, hints, reference), quality)
         return target
 
     def predict_colour(self, image: np.ndarray, hints=None, reference=None) -> np.ndarray:
@@ -315,20 +320,25 @@ class Colorizer:
         hint_plane, global_hint = guided.network_hints(self, image.shape[:2], plane.shape, hints, reference)
         return self.colour_of_lightness(plane, hints=hint_plane, global_hint=global_hint)
 
-    def reference(self, photo) -> "guided.Reference":
-        """A reference photo (a path or a BGR array) -> its colours as the guided model takes them, to pass as
-        colorize's reference for many photos without reading it again."""
+    def reference(self, photo, *, rgb: bool = False) -> "guided.Reference":
+        """A reference photo, anything colorize takes (a BGR array, RGB with rgb=True, a PIL image, a path, an
+        image file's bytes) -> its colours as the guided model takes them, to pass as colorize's reference for
+        many photos without reading it again. Raises ColorizeError."""
         from colorize_runtime import guided
 
-        return guided.Reference.of(self, photo)
+        return guided.Reference.of(self, photo, rgb=rgb)
 
-    def suggest(self, image: np.ndarray, x: float, y: float, hints=None, reference=None,
-                count: int | None = None) -> list:
-        """The colours the guided model finds most likely at pixel (x, y) of the photo, given the hints and
-        reference so far: [guided.Suggestion(hex, ab, probability)], most likely first (guided.suggest)."""
+    def suggest(self, image, x: float, y: float, hints=None, reference=None, count: int | None = None, *,
+                rgb: bool = False) -> list:
+        """The colours the guided model finds most likely at pixel (x, y) of the photo (anything colorize takes,
+        rgb as there), given the hints and reference so far: [guided.Suggestion(hex, ab, probability)], at most
+        count (None: guided.SUGGESTIONS), most likely first (guided.suggest). Raises ColorizeError."""
         from colorize_runtime import guided
 
-        return guided.suggest(self, image, x, y, hints, reference, count)
+        x, y = guided.pixel_position(x, y, "the point")
+        if count is not None:
+            options.check_whole("count", count)
+        return guided.suggest(self, inputs.photo(image, rgb), x, y, hints, reference, count)
 
     def working_lightness(self, image: np.ndarray) -> np.ndarray:
         """Gray (H, W) or BGR (H, W, 3), uint8 or uint16 -> float32 L (h, w) at the working resolution (see
@@ -352,15 +362,20 @@ class Colorizer:
         return ab
 
     def colorize_frames(self, frames, temporal_smoothing: float | None = None, network_interval: int | None = None,
-                        reference=None):
-        """Colourise a film's frames in order (an iterable of arrays as colorize takes them) -> an iterator of
-        BGR frames, the colour smoothed over time and reset at scene cuts, the network on every
-        network_interval-th frame: video.colorize_frames (reference: a colour photo guiding every frame, with the
-        guided model). For apps that decode and encode video themselves; needs no PyAV."""
+                        reference=None, *, rgb: bool = False):
+        """Colourise a film's frames in order (an iterable of gray or colour frames, each as colorize takes it:
+        arrays, BGR or RGB with rgb=True, PIL images, paths, bytes) -> an iterator of colour frames of the same
+        kind, the colour smoothed over time and reset at scene cuts, the network on every network_interval-th
+        frame: video.colorize_frames (reference: a colour photo guiding every frame, with the guided model). For
+        apps that decode and encode video themselves; needs no PyAV. Raises ColorizeError (a frame's as it comes)."""
         from colorize_runtime import video
 
+        try:
+            frames = iter(frames)
+        except TypeError:
+            raise ColorizeError(f"frames must be an iterable of frames, not {type(frames).__name__}") from None
         return video.colorize_frames(self, frames, temporal_smoothing, network_interval=network_interval,
-                                     reference=reference)
+                                     reference=reference, rgb=rgb)
 
     def colorize_video(self, source: str | Path, target: str | Path, **options):
         """Colourise a video file into target (H.264; audio and subtitles copied): video.colorize_video, whose

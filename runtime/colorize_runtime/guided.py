@@ -11,14 +11,17 @@ over the Q ab cells, all zero for none), and the outputs ab and distribution (p 
 from __future__ import annotations
 
 import json
+import math
+import numbers
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import ImageColor
+from PIL import Image, ImageColor
 
-from colorize_runtime import colour
+from colorize_runtime import colour, inputs
 from colorize_runtime.errors import ColorizeError
 
 PIN_SIZE = 3              # a pin covers PIN_SIZE x PIN_SIZE pixels of the working resolution (training: 1 to 9)
@@ -53,21 +56,30 @@ class Hint:
 
     @classmethod
     def make(cls, x, y, color: str) -> Hint:
-        try:
-            x, y = float(x), float(y)
-        except (TypeError, ValueError):
-            raise ColorizeError(f"hint position {x!r}, {y!r} is not a pair of numbers") from None
-        if not (np.isfinite(x) and np.isfinite(y)):
-            raise ColorizeError(f"hint position {x}, {y} is not a pair of finite numbers")
+        x, y = pixel_position(x, y, "hint position")
         return cls(x, y, str(color), colour_ab(color))
+
+
+def pixel_position(x, y, what: str) -> tuple[float, float]:
+    """x, y as floats, or ColorizeError unless both are finite numbers: a string or a boolean is not one (a hints
+    file's "10" or true is a mistake to report, not to guess at)."""
+    if not all(isinstance(value, numbers.Real) and not isinstance(value, bool) for value in (x, y)):
+        raise ColorizeError(f"{what} {x!r}, {y!r} is not a pair of numbers")
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ColorizeError(f"{what} {x}, {y} is not a pair of finite numbers")
+    return float(x), float(y)
 
 
 def parse_hint(text: str) -> Hint:
     """"X,Y,COLOR" (the command line's --hint) -> Hint."""
     parts = text.split(",", 2)
-    if len(parts) != 3:
+    try:
+        x, y = float(parts[0]), float(parts[1])
+    except (IndexError, ValueError):
+        x = y = None
+    if len(parts) != 3 or x is None:
         raise ColorizeError(f"hint {text!r} is not X,Y,COLOR (for example 120,80,#3060c0 or 120,80,navy)")
-    return Hint.make(*parts)
+    return Hint.make(x, y, parts[2])
 
 
 def parse_point(text: str) -> tuple[float, float]:
@@ -256,17 +268,23 @@ class Reference:
     distribution: np.ndarray
 
     @classmethod
-    def of(cls, colorizer, photo) -> Reference:
-        """photo: a Reference (returned as it is), a path, or a BGR(A) array."""
+    def of(cls, colorizer, photo, rgb: bool = False) -> Reference:
+        """photo: a Reference (returned as it is), a path, or anything else colorize takes (inputs.photo: a BGR(A)
+        array, RGB(A) with rgb, a PIL image, an image file's bytes)."""
         _require_guided(colorizer)
         if isinstance(photo, Reference):
             return photo
-        if isinstance(photo, (str, Path)):
+        if isinstance(photo, (str, os.PathLike)):
             return cls(read_reference(photo, colorizer.ab_cells))
-        if isinstance(photo, np.ndarray) and photo.dtype in (np.uint8, np.uint16) and photo.ndim in (2, 3):
-            return cls(reference_distribution(photo, colorizer.ab_cells))
-        raise ColorizeError("reference must be a photo's path, a BGR(A) uint8 or uint16 array or a Reference, "
-                            f"not {type(photo).__name__}")
+        if not isinstance(photo, (np.ndarray, bytes, bytearray, memoryview)) and not isinstance(photo, Image.Image):
+            raise ColorizeError("reference must be a photo (a path, a BGR(A) uint8 or uint16 array, RGB(A) with "
+                                f"rgb=True, a PIL image or an image file's bytes) or a Reference, not "
+                                f"{type(photo).__name__}")
+        try:
+            image = inputs.photo(photo, rgb)
+        except ColorizeError as error:
+            raise ColorizeError(f"reference: {error}") from None
+        return cls(reference_distribution(image, colorizer.ab_cells))
 
 
 def network_hints(colorizer, size: tuple[int, int], working: tuple[int, int], hints, reference

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -30,7 +31,10 @@ def accept(image, rgb: bool = False) -> tuple[np.ndarray, Callable[[np.ndarray],
         return (_swap_red_and_blue(image), _swap_red_and_blue) if rgb else (image, _same)
     pil = sys.modules.get("PIL.Image")  # without Pillow imported, nothing can be a PIL image
     if pil is not None and isinstance(image, pil.Image):
-        return _from_pil(image), _to_pil(pil)
+        try:
+            return _from_pil(image), _to_pil(pil)
+        except (OSError, ValueError) as error:  # a closed image, or a lazily read file that is damaged
+            raise ColorizeError(f"cannot read the PIL image: {error}") from None
     if isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)):
         from colorize_runtime import files
 
@@ -40,6 +44,26 @@ def accept(image, rgb: bool = False) -> tuple[np.ndarray, Callable[[np.ndarray],
     raise ColorizeError(f"cannot colourise a {type(image).__module__}.{type(image).__qualname__}: pass a numpy "
                         "array (gray, BGR or BGRA; RGB or RGBA with rgb=True), a PIL image, a file path or the "
                         "bytes of an image file")
+
+
+def photo(image, rgb: bool = False) -> np.ndarray:
+    """accept's array, checked as colorize checks it: gray, BGR or BGRA (RGB or RGBA with rgb), uint8 or uint16,
+    at least one pixel. For what reads a photo but gives none back (suggestions, a reference's colours)."""
+    array, _ = accept(image, rgb)
+    channels = array.shape[2] if array.ndim == 3 else 1
+    if array.dtype not in (np.uint8, np.uint16) or array.ndim not in (2, 3) or channels not in (1, 3, 4) \
+            or array.size == 0:
+        raise ColorizeError(f"expected a gray (H, W), {'RGB' if rgb else 'BGR'} (H, W, 3) or "
+                            f"{'RGBA' if rgb else 'BGRA'} (H, W, 4) uint8 or uint16 array with pixels, got "
+                            f"{array.dtype} {array.shape}")
+    return array
+
+
+def file_path(value, name: str) -> Path:
+    """A file's path as the API takes it (str or os.PathLike), or ColorizeError naming the argument."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise ColorizeError(f"{name} must be a file path (str or os.PathLike), not {type(value).__name__}")
+    return Path(value)
 
 
 def _same(array: np.ndarray) -> np.ndarray:

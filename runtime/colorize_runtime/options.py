@@ -33,8 +33,16 @@ def check(model, threads, stride, size, saturation, batch) -> None:
         raise ColorizeError(f"threads must be between 1 and {machine_threads()} (this machine's CPUs), "
                             f"not {threads!r}")
     for name, value in (("stride", stride), ("batch", batch), ("size", size)):
-        if value is not None and (not _whole(value) or value < 1):
-            raise ColorizeError(f"{name} must be a whole number, 1 or more, not {value!r}")
+        if value is not None:
+            check_whole(name, value)
     if isinstance(saturation, bool) or not isinstance(saturation, numbers.Real) or not math.isfinite(saturation) \
             or not 0 <= saturation <= MAX_SATURATION:
         raise ColorizeError(f"saturation must be a number between 0 and {MAX_SATURATION:g}, not {saturation!r}")
+
+
+def check_whole(name: str, value, low: int = 1, high: int | None = None) -> None:
+    """ColorizeError unless value is a whole number (numpy's too; not a bool, nor a float) from low to high (no
+    upper bound when None)."""
+    if not _whole(value) or value < low or (high is not None and value > high):
+        bounds = f"{low} or more" if high is None else f"between {low} and {high}"
+        raise ColorizeError(f"{name} must be a whole number, {bounds}, not {value!r}")

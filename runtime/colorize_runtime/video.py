@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from colorize_runtime import colour
+from colorize_runtime import colour, inputs, options
 from colorize_runtime.errors import ColorizeError
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
@@ -188,22 +188,25 @@ class FrameColorizer:
         return np.rot90(ab, -self.turns)
 
 
-def colorize_frames(colorizer, frames: Iterable[np.ndarray], temporal_smoothing: float | None = None,
-                    mirror: bool = False, network_interval: int | None = None, reference=None
-                    ) -> Iterator[np.ndarray]:
+def colorize_frames(colorizer, frames: Iterable, temporal_smoothing: float | None = None,
+                    mirror: bool = False, network_interval: int | None = None, reference=None, rgb: bool = False
+                    ) -> Iterator:
     """Colourise frames in order: gray (H, W) or BGR (H, W, 3), uint8 or uint16 -> BGR frames of the same size
     and dtype, their colour smoothed over time (strength temporal_smoothing, default DEFAULT_TEMPORAL_SMOOTHING,
     0 off) and reset at scene cuts; the network sees every network_interval-th frame (default
     DEFAULT_NETWORK_INTERVAL; 1: every frame), the others carry the colour along the motion (FrameColorizer).
-    Frames are taken one at a time, so any length streams. reference: as colorize_video takes it."""
+    A frame may also be anything else colorize takes (inputs.accept: RGB with rgb, a PIL image, a path, bytes),
+    and comes back in the same kind. Frames are taken one at a time, so any length streams. reference: as
+    colorize_video takes it."""
     film = FrameColorizer(colorizer, temporal_smoothing, mirror=mirror, interval=network_interval,
                           reference=reference)
-    for image in frames:
+    for frame in frames:
+        image, give_back = inputs.accept(frame, rgb)
         if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3) or image.size == 0 \
                 or (image.ndim == 3 and image.shape[2] != 3):
-            raise ColorizeError(f"expected a gray (H, W) or BGR (H, W, 3) uint8 or uint16 frame, "
-                                f"got {image.dtype} {image.shape}")
-        yield colour.recolour(image, film.colour(image))
+            raise ColorizeError(f"expected a gray (H, W) or {'RGB' if rgb else 'BGR'} (H, W, 3) uint8 or uint16 "
+                                f"frame, got {image.dtype} {image.shape}")
+        yield give_back(colour.recolour(image, film.colour(image)))
 
 
 @dataclass
@@ -403,14 +406,15 @@ def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: 
     reason; streams that could not be copied are listed in the result's notes."""
     from colorize_runtime import files
 
+    source, target = inputs.file_path(source, "source"), inputs.file_path(target, "target")
+    options.check_whole("crf", crf, 0, 51)
+    if max_pixels is not None:
+        options.check_whole("max_pixels", max_pixels)
     av = _import_av()
-    source, target = Path(source), Path(target)
     muxer = OUTPUT_FORMATS.get(target.suffix.lower())
     if muxer is None:
         raise VideoFileError(f"cannot write {target.suffix or 'files without an extension'} videos "
                              f"(use {', '.join(OUTPUT_FORMATS)})")
-    if not 0 <= crf <= 51:
-        raise ColorizeError(f"crf must be between 0 and 51, not {crf}")
     files.check_target(source, target, force)
     smoothing_strength(temporal_smoothing)  # checked before the file is opened
     checked_interval(network_interval)  # likewise
