@@ -227,3 +227,14 @@ def test_report_cannot_be_a_photo(tmp_path, pointwise_onnx, capsys):
     assert "which this run reads or writes; refusing to overwrite it" in capsys.readouterr().err
     assert files.read_image(photo).shape == (600, 800, 3)
     assert np.array_equal(files.read_image(photo), files.decode_image(_encoded("a.jpg", 0)))
+
+
+def test_a_shipped_model_name_wins_over_a_folder_of_that_name(two_nodes, tmp_path):
+    """As without --ray: --model natural is the shipped model, even run where ./natural/ is a folder."""
+    (tmp_path / "natural").mkdir()
+    photo = _photo(tmp_path / "a.jpg")
+    result = subprocess.run([sys.executable, "-m", "colorize_runtime", "a.jpg", "-q", "--model", "natural", "--ray",
+                             two_nodes], cwd=tmp_path, env=_environment(), capture_output=True, text=True,
+                            timeout=TIMEOUT)
+    assert result.returncode == 0 and result.stderr == ""
+    assert files.read_image(tmp_path / "a_color.jpg").shape == files.read_image(photo).shape

@@ -34,6 +34,7 @@ import time
 import warnings
 from pathlib import Path
 
+from colorize_runtime import process_guard
 from colorize_runtime.jobs import MODEL_OPTIONS, PROG, Job, files_of_the_run
 from colorize_runtime.report import FAILED, SKIPPED, WRITTEN, BatchReport, one_line
 
@@ -41,6 +42,7 @@ BATCH_SIZE = 4          # photos per map_batches call; a photo's result reaches 
 MAX_TASK_RETRIES = 3    # reruns of a batch whose worker died, before its photos are reported failed
 INSTALL_HINT = ("--ray needs Ray Data: pip install 'ray[data]==2.60.0' (in a clone of colorize: pip install "
                 "'.[ray]'), on every node of the cluster")
+RAY_LOG_LEVEL_LINE = re.compile(rb"logging\.cc:\d+: Set ray log level from environment variable")
 ADDRESS = re.compile(r"^(auto|local|[a-z][a-z0-9+.-]*://.+|[^/\\]+:\d+)$")  # what ray.init takes
 
 
@@ -98,11 +100,14 @@ def run_on_ray(jobs: list[Job], args: argparse.Namespace) -> int:
         print(f"{PROG}: {INSTALL_HINT}", file=sys.stderr)
         return 2
     from colorize_runtime import files
-    from colorize_runtime.colorizer import ColorizeError, Colorizer
+    from colorize_runtime.colorizer import MODEL_ALIASES, SHIPPED_MODELS, ColorizeError, Colorizer
 
     options = {name: getattr(args, name) for name in MODEL_OPTIONS if name in args}
-    # A model given by a path that exists here is sent as an absolute path: the workers' folder is not ours.
-    model = str(Path(args.model).resolve()) if args.model and Path(args.model).exists() else args.model
+    # A model given by a path that exists here is sent as an absolute path: the workers' folder is not ours. A
+    # shipped model's name stays a name, as the Colorizer reads it, even where a file or folder has that name.
+    shipped = args.model in SHIPPED_MODELS or args.model in MODEL_ALIASES
+    model = str(Path(args.model).resolve()) if args.model and not shipped and Path(args.model).exists() \
+        else args.model
     try:  # checked once here, before any photo is touched; on the CPU, as the workers' GPUs may not be here
         model_path = Colorizer(model, **{**options, "providers": "cpu"}).model_path
     except ColorizeError as error:
@@ -136,7 +141,10 @@ def run_on_ray(jobs: list[Job], args: argparse.Namespace) -> int:
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     done: set[int] = set()
     try:
-        ray.init(address=args.ray or None, logging_level=logging.ERROR, log_to_driver=False)
+        with process_guard.stderr_captured() as captured:  # the line that says the log level was set
+            ray.init(address=args.ray or None, logging_level=logging.ERROR, log_to_driver=False)
+        process_guard.pass_on_to_stderr(b"".join(line for line in captured[0].splitlines(keepends=True)
+                                                 if not RAY_LOG_LEVEL_LINE.search(line)))
         logging.getLogger("ray.data").setLevel(logging.CRITICAL)  # errors reach us as exceptions or missing results
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = context.print_on_execution_start = False  # the progress bar is ours

@@ -10,14 +10,13 @@ file's messages are its own.
 """
 from __future__ import annotations
 
-import os
 import re
-import sys
-import tempfile
 import threading
 
 import cv2
 import numpy as np
+
+from colorize_runtime import process_guard
 
 # libjpeg's warnings that mean pixels were lost or made up (jerror.h: JWRN_HIT_MARKER, JWRN_HUFF_BAD_CODE,
 # JWRN_MUST_RESYNC, JWRN_ARITH_BAD_CODE, JWRN_JPEG_EOF, JWRN_BOGUS_PROGRESSION, JWRN_NOT_SEQUENTIAL). Extraneous
@@ -55,27 +54,10 @@ def imdecode(data: bytes) -> tuple[np.ndarray | None, bool]:
     """cv2.imdecode(data, IMREAD_UNCHANGED) with the decoders' stderr captured: (image or None, whether the
     decoder reported corrupt data)."""
     with _TURNS:
-        try:
-            sys.stderr.flush()
-        except (AttributeError, OSError, ValueError):  # no stderr, or a closed one
-            pass
-        with tempfile.TemporaryFile() as capture:
-            saved = os.dup(2)
-            try:
-                os.dup2(capture.fileno(), 2)
-                try:
-                    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-                finally:
-                    os.dup2(saved, 2)
-                capture.seek(0)
-                others, damaged = _split_output(capture.read())
-                if others:
-                    try:
-                        os.write(2, others)
-                    except OSError:  # stderr closed by its reader
-                        pass
-            finally:
-                os.close(saved)
+        with process_guard.stderr_captured() as captured:
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        others, damaged = _split_output(captured[0])
+        process_guard.pass_on_to_stderr(others)
     return image, damaged
 
 

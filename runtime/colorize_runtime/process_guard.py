@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 import threading
 from contextlib import contextmanager
 
@@ -85,6 +86,40 @@ def stderr_of_our_own():
         try:
             stream.close()
         except OSError:
+            pass
+
+
+@contextmanager
+def stderr_captured():
+    """While the block runs, what C libraries write to file descriptor 2 (libjpeg, Ray's C++ logging) goes to a
+    temporary file instead; yields a list that holds the captured bytes once the block has ended. Python's
+    sys.stderr under colorize-run is a duplicate of descriptor 2 (stderr_of_our_own), so our own lines are not
+    captured."""
+    captured: list[bytes] = []
+    try:
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):  # no stderr, or a closed one
+        pass
+    with tempfile.TemporaryFile() as capture:
+        saved = os.dup(2)
+        try:
+            os.dup2(capture.fileno(), 2)
+            try:
+                yield captured
+            finally:
+                os.dup2(saved, 2)
+        finally:
+            os.close(saved)
+        capture.seek(0)
+        captured.append(capture.read())
+
+
+def pass_on_to_stderr(data: bytes) -> None:
+    """Bytes written to file descriptor 2 as they are (captured lines that are not ours to drop)."""
+    if data:
+        try:
+            os.write(2, data)
+        except OSError:  # stderr closed by its reader
             pass
 
 
