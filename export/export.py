@@ -20,7 +20,7 @@ import torch
 from colorize_runtime import __version__, colour, files
 from export import allinone, quantize
 from export.photo import centre_window
-from train.model import Colorizer, DecodedColorizer
+from train.model import NEUTRAL_RADIUS, Colorizer, DecodedColorizer
 from train.train import load_checkpoint
 
 OPSET = 18
@@ -31,7 +31,8 @@ SAMPLE_PHOTO = REPOSITORY / "examples" / "sample.jpg"
 
 
 def load_model(checkpoint: dict, temperature: float | None = None, calibration: float | None = None,
-               pool: int | None = None, confidence: float = 0.0) -> DecodedColorizer:
+               pool: int | None = None, confidence: float = 0.0, neutral: float = 0.0, gain: float = 1.0
+               ) -> DecodedColorizer:
     """The checkpoint's network with its decoding (a classification head's annealed mean at temperature,
     calibration and pool, train.model.Colorizer.decode; defaults: the training config's), in eval mode."""
     config = checkpoint["config"]
@@ -40,7 +41,7 @@ def load_model(checkpoint: dict, temperature: float | None = None, calibration: 
     temperature = config.get("temperature", 1.0) if temperature is None else temperature
     calibration = config.get("calibration", 0.0) if calibration is None else calibration
     pool = config.get("pool", 1) if pool is None else pool
-    return DecodedColorizer(model, temperature, calibration, pool, confidence).eval()
+    return DecodedColorizer(model, temperature, calibration, pool, confidence, neutral, gain).eval()
 
 
 def to_onnx(model: DecodedColorizer) -> onnx.ModelProto:
@@ -67,13 +68,16 @@ def head_metadata(model: DecodedColorizer) -> dict:
         return {"type": "regression", "decoding": "ab_norm directly"}
     return {"type": "classification", "bins": int(model.model.ab_bins.shape[0]), "grid": 10,
             "temperature": model.temperature, "calibration": model.calibration, "pool": model.pool,
-            "confidence": model.confidence,
+            "confidence": model.confidence, "neutral": model.neutral, "gain": model.gain,
             "decoding": "softmax((logits - calibration * log(rebalancing weights)) / temperature) . bin centres at "
                         f"1/{2 * model.pool} size, then bilinear x{2 * model.pool} (annealed mean)"
                         + (f"; the logits averaged over {model.pool} x {model.pool} blocks of the 1/2-size head "
                            "(computed as the head on the averaged features)" if model.pool > 1 else "")
                         + (f"; ab scaled by min(1, m / {model.confidence}), m the probability of the colours near "
-                           "it (train.model.Colorizer.decode)" if model.confidence else "")}
+                           "it (train.model.Colorizer.decode)" if model.confidence else "")
+                        + (f"; a neutral prior {model.neutral} x exp(-|cell|^2 / (2 x {NEUTRAL_RADIUS}^2)) added to the "
+                           "logits first" if model.neutral else "")
+                        + (f"; ab times {model.gain}" if model.gain != 1 else "")}
 
 
 def metadata(checkpoint: dict, model: DecodedColorizer | None = None) -> dict:
@@ -120,9 +124,10 @@ def verify(model_proto: onnx.ModelProto, model: DecodedColorizer, photo: Path) -
 
 def export(checkpoint_path: Path, output: Path, photo: Path = SAMPLE_PHOTO, all_in_one: bool = True,
            temperature: float | None = None, int8: bool = True, calibration: float | None = None,
-           pool: int | None = None, confidence: float = 0.0) -> onnx.ModelProto:
+           pool: int | None = None, confidence: float = 0.0, neutral: float = 0.0, gain: float = 1.0
+           ) -> onnx.ModelProto:
     checkpoint = load_checkpoint(checkpoint_path)
-    model = load_model(checkpoint, temperature, calibration, pool, confidence)
+    model = load_model(checkpoint, temperature, calibration, pool, confidence, neutral, gain)
     model_proto = to_onnx(model)
     for key, value in metadata(checkpoint, model).items():
         model_proto.metadata_props.add(key=key, value=json.dumps(value))
@@ -159,10 +164,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--confidence", type=float, default=0.0,
                         help="classification head: mute colours whose probability is below this (0: off; "
                              "train.model.Colorizer.decode)")
+    parser.add_argument("--neutral", type=float, default=0.0,
+                        help="classification head: a prior for gray added to the logits, so that colours the "
+                             "network hesitates over go gray instead of brown (0: off; train.model.Colorizer.decode)")
+    parser.add_argument("--gain", type=float, default=1.0, help="classification head: scale the decoded ab")
     parser.add_argument("--no-int8", dest="int8", action="store_false",
                         help="do not also write the int8 file (OUTPUT stem + .int8.onnx)")
     parser.add_argument("--no-all-in-one", dest="all_in_one", action="store_false",
                         help="do not also write the uint8 RGB all-in-one file (OUTPUT stem + _rgb.onnx)")
     args = parser.parse_args(argv)
     export(args.checkpoint, args.output, args.photo, args.all_in_one, args.temperature, args.int8,
-           args.calibration, args.pool, args.confidence)
+           args.calibration, args.pool, args.confidence, args.neutral, args.gain)

@@ -37,12 +37,15 @@ INPUTS, OUTPUTS = ["L", "hints", "global_hint"], ["ab", "distribution"]
 REFERENCE_STRENGTH = 0.5
 
 
+DECODING_DEFAULTS = {"temperature": 1.0, "calibration": 0.0, "pool": 1, "confidence": 0.0, "neutral": 0.0, "gain": 1.0}
+
+
 def default_decoding() -> dict:
-    """The default file's decoding (temperature, calibration, pool, confidence), read from its metadata: the guided
+    """The default file's decoding (temperature, calibration, pool, confidence, neutral, gain), read from its metadata: the guided
     file decodes the same way, so that without hints it gives what the default gives."""
     props = onnx.load(str(shipped_model_path(DEFAULT_MODEL)), load_external_data=False).metadata_props
     head = json.loads({p.key: p.value for p in props}["head"])
-    return {key: head.get(key, 0.0) for key in ("temperature", "calibration", "pool", "confidence")}
+    return {key: head.get(key, default) for key, default in DECODING_DEFAULTS.items()}
 
 
 def load_model(checkpoint: dict, decoding: dict | None = None, reference_strength: float = 1.0
@@ -56,14 +59,13 @@ def load_model(checkpoint: dict, decoding: dict | None = None, reference_strengt
     model = GuidedColorizer(base_from_checkpoint(checkpoint["config"]["init_from"]))
     model.load_state_dict(checkpoint["model"])
     model.scale_reference(reference_strength)
-    return DecodedGuidedColorizer(model, decoding["temperature"], decoding["calibration"], decoding["pool"],
-                                  decoding["confidence"]).eval()
+    return DecodedGuidedColorizer(model, **decoding).eval()
 
 
 def base_decoding(model: DecodedGuidedColorizer) -> DecodedColorizer:
     """The base network alone with the guided file's decoding: what the file computes without hints."""
     return DecodedColorizer(model.model.base, model.temperature, model.calibration, model.pool,
-                            model.confidence).eval()
+                            model.confidence, model.neutral, model.gain).eval()
 
 
 def to_onnx(model: DecodedGuidedColorizer) -> onnx.ModelProto:
@@ -154,13 +156,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("checkpoint", type=Path, help="a python -m train.train_guided checkpoint")
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--photo", type=Path, default=SAMPLE_PHOTO, help="real photo for the parity check")
-    for name in ("temperature", "calibration", "confidence"):
+    for name in ("temperature", "calibration", "confidence", "neutral", "gain"):
         parser.add_argument(f"--{name}", type=float, help=f"the decoding's {name} (default: the default file's)")
     parser.add_argument("--reference-strength", type=float, default=REFERENCE_STRENGTH,
                         help="how far a reference is trusted, 1 as trained (default: %(default)s)")
     args = parser.parse_args(argv)
-    decoding = default_decoding() | {name: getattr(args, name) for name in ("temperature", "calibration",
-                                                                             "confidence") if getattr(args, name) is not None}
+    decoding = default_decoding() | {name: value for name, value in vars(args).items()
+                                     if name in DECODING_DEFAULTS and value is not None}
     export(args.checkpoint, args.output, args.photo, decoding, args.reference_strength)
 
 

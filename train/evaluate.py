@@ -14,7 +14,9 @@ rebalanced AuC (Zhang et al. 2016: AuC with each pixel weighted by the inverse f
 train/bins.py's 10-unit cells, over all scored photos of the folder given, so rare saturated colours count as much as
 common dull ones) and colourfulness (Hasler & Suesstrunk) against the truth's: the gap |ours - truth| per photo
 and the ratio of the means. The garish share: the % of pixels whose colour is strong (chroma above
-GARISH_CHROMA) and wrong (ab more than GARISH_ERROR from the truth's): what a viewer does not forgive.
+GARISH_CHROMA) and wrong (ab more than GARISH_ERROR from the truth's): what a viewer does not forgive. The cast:
+the mean chroma of our colours over the pixels whose true chroma is below NEUTRAL_CHROMA (gray walls, white
+paint, haze), averaged over the photos that have such pixels: what a sepia tint raises.
 
 Guided colour (the guided model, models/colorize_guided.onnx): --hints N gives each photo N points simulated from
 its truth (seeded, spread at random over the photo; each the true mean ab of the pin's patch at the working
@@ -47,9 +49,10 @@ METRICS = {  # key: (table heading, format)
     "auc": ("AuC %", "{:6.2f}"), "rebalanced_auc": ("AuC-rb", "{:6.2f}"), "colourfulness": ("colourf", "{:7.2f}"),
     "colourfulness_ratio": ("CF/true", "{:7.3f}"), "colourfulness_gap": ("CF gap", "{:6.2f}"),
     "chroma_ratio": ("chroma", "{:6.3f}"), "chroma_ratio_of_means": ("pooled", "{:6.3f}"),
-    "garish": ("garish%", "{:7.2f}"),
+    "garish": ("garish%", "{:7.2f}"), "cast": ("cast", "{:6.2f}"),
 }
 GARISH_CHROMA, GARISH_ERROR = 20.0, 30.0
+NEUTRAL_CHROMA = 5.0  # the cast: the mean chroma we paint where the truth's is below this (gray walls, white paint)
 GRID_PANEL_HEIGHT = 256
 WORST_LISTED = 5  # the most garish photos named in the report
 MIN_TRUTH_CHROMA = 1.0  # mean sqrt(a^2 + b^2) below this: a gray photo, nothing to compare colours with
@@ -110,6 +113,7 @@ def score(result: np.ndarray, truth: np.ndarray, truth_lab: np.ndarray, ssim: bo
     garish = (np.hypot(lab[..., 1], lab[..., 2]) > GARISH_CHROMA)
     ab_error = np.hypot(lab[..., 1] - truth_lab[..., 1], lab[..., 2] - truth_lab[..., 2])
     garish &= ab_error > GARISH_ERROR
+    neutral = np.hypot(truth_lab[..., 1], truth_lab[..., 2]) < NEUTRAL_CHROMA
     result_colourfulness, truth_colourfulness = colourfulness(result), colourfulness(truth)
     return {
         "psnr": float(peak_signal_noise_ratio(truth, result, data_range=255)),
@@ -121,6 +125,7 @@ def score(result: np.ndarray, truth: np.ndarray, truth_lab: np.ndarray, ssim: bo
         "chroma": chroma,
         "chroma_ratio": chroma / mean_chroma(truth_lab),
         "garish": float(100 * garish.mean()),
+        "cast": float(np.hypot(lab[..., 1], lab[..., 2])[neutral].mean()) if neutral.any() else float("nan"),
     }, error_counts(ab_error, truth_lab)
 
 
@@ -139,7 +144,7 @@ def source_folder(path: Path, data: Path) -> str:
 def mean_scores(records: list[dict]) -> dict:
     """Means over photos, and the chroma and colourfulness ratios of the means: unlike the mean of per-photo
     ratios, they are not inflated by a few photos whose truth has almost no colour."""
-    summary = {side: {key: float(np.mean([r[side][key] for r in records])) for key in records[0][side]}
+    summary = {side: {key: float(np.nanmean([r[side].get(key, np.nan) for r in records])) for key in records[0][side]}
                for side in ("ours", "floor", "truth")}
     for side in ("ours", "floor"):
         summary[side]["chroma_ratio_of_means"] = summary[side]["chroma"] / summary["truth"]["chroma"]
@@ -277,6 +282,40 @@ def simulated_hints(colorizer: Colorizer, truth: np.ndarray, gray: np.ndarray, c
         a, b = patch.reshape(-1, 2).mean(axis=0)
         hints.append(guided.Hint(float(x), float(y), f"ab({a:.1f},{b:.1f})", (float(a), float(b))))
     return hints
+
+
+PERSON_CHROMA = 20.0  # a region a person clicks: one strong colour (chroma above this) in one 45-degree hue sector
+PERSON_SECTORS = 8
+
+
+def person_clicks(truth: np.ndarray, count: int) -> list[guided.Hint]:
+    """count clicks where a person clicks: found at 1/4 size, the truth's pixels of chroma > PERSON_CHROMA in one of
+    PERSON_SECTORS hue sectors, opened by a 3 x 3 square, split into connected regions; one click at the most
+    interior point (distance transform) of each of the count largest regions, pinned with the truth's 3 x 3 mean
+    ab there. Fewer when the photo has fewer such regions. Coordinates are the full-size photo's."""
+    height, width = truth.shape[:2]
+    small = cv2.resize(truth, (max(1, width // 4), max(1, height // 4)), interpolation=cv2.INTER_AREA)
+    ab = colour.bgr_to_lab(small)[..., 1:]
+    chroma = np.hypot(ab[..., 0], ab[..., 1])
+    sector = (np.floor(np.degrees(np.arctan2(ab[..., 1], ab[..., 0])) % 360 / (360 / PERSON_SECTORS))).astype(int)
+    mean_ab = cv2.blur(ab, (3, 3), borderType=cv2.BORDER_REFLECT)
+    regions = []
+    for index in range(PERSON_SECTORS):
+        mask = cv2.morphologyEx(((chroma > PERSON_CHROMA) & (sector == index)).astype(np.uint8), cv2.MORPH_OPEN,
+                                np.ones((3, 3), np.uint8))
+        labels_count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        for label in range(1, labels_count):
+            regions.append((int(stats[label, cv2.CC_STAT_AREA]), index, label, labels))
+    clicks = []
+    for _area, _index, label, labels in sorted(regions, key=lambda r: (-r[0], r[1], r[2]))[:count]:
+        region = np.pad((labels == label).astype(np.uint8), 1)  # the border counts as outside
+        inside = cv2.distanceTransform(region, cv2.DIST_L2, 5)[1:-1, 1:-1]
+        row, column = np.unravel_index(int(np.argmax(inside)), inside.shape)
+        a, b = (float(v) for v in mean_ab[row, column])
+        x = min(width - 1, int((column + 0.5) * width / small.shape[1]))
+        y = min(height - 1, int((row + 0.5) * height / small.shape[0]))
+        clicks.append(guided.Hint(float(x), float(y), f"ab({a:.1f},{b:.1f})", (a, b)))
+    return clicks
 
 
 def folder_reference(path: Path, data: Path, all_paths: list[Path], seed: int) -> Path | None:

@@ -193,10 +193,10 @@ class DecodedGuidedColorizer(nn.Module):
     [N, Q, H/8, W/8], for suggested colours)."""
 
     def __init__(self, model: GuidedColorizer, temperature: float, calibration: float, pool: int = 2,
-                 confidence: float = 0.0) -> None:
+                 confidence: float = 0.0, neutral: float = 0.0, gain: float = 1.0) -> None:
         super().__init__()
         self.model, self.temperature, self.calibration, self.pool = model, temperature, calibration, pool
-        self.confidence = confidence
+        self.confidence, self.neutral, self.gain = confidence, neutral, gain
 
     def forward(self, lightness: torch.Tensor, hints: torch.Tensor, global_hint: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -204,7 +204,7 @@ class DecodedGuidedColorizer(nn.Module):
         logits = self.model(lightness, hints, global_hint, self.pool)
         probabilities = base.probabilities(logits)  # the confidence's, and the distribution output's
         ab = base.decode_pooled(logits, self.temperature, self.calibration, self.pool, self.confidence,
-                                probabilities)
+                                probabilities, neutral=self.neutral, gain=self.gain)
         return pin_colours(ab, hints), F.avg_pool2d(probabilities, 8 // (2 * self.pool))
 
 

@@ -12,6 +12,7 @@ def _conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
 
 
 CONFIDENCE_RADIUS = 15.0  # CIELAB units: how near a colour counts as "this colour" for the confidence
+NEUTRAL_RADIUS = 10.0  # CIELAB units: the width of the neutral prior's bump around gray (decode's neutral)
 AB_UNITS = 110.0  # colour.AB_SCALE: ab_bins are normalised by it
 
 
@@ -94,7 +95,7 @@ class Colorizer(nn.Module):
         return self.decoder[-1](nn.functional.avg_pool2d(x, pool) if pool > 1 else x)
 
     def decode(self, output: torch.Tensor, temperature: float, calibration: float = 0.0, pool: int = 1,
-               confidence: float = 0.0) -> torch.Tensor:
+               confidence: float = 0.0, neutral: float = 0.0, gain: float = 1.0) -> torch.Tensor:
         """forward()'s output -> normalised ab [N, 2, H, W]. Classification: the annealed mean (Zhang 2016),
         softmax(logits / T) . ab_bins, at 1/2 size, then upsampled bilinearly; T = 1 is the plain mean of the
         distribution (muted where it is unsure), T -> 0 its mode (vivid, blotchy). A loss weighted by
@@ -105,13 +106,18 @@ class Colorizer(nn.Module):
         confidence > 0 mutes colours the network is unsure of: at each pixel the decoded ab is scaled by
         min(1, m / confidence), m the probability (calibrated fully, c = 1) of the colours within about two cells
         of it (a Gaussian of CONFIDENCE_RADIUS): a strong colour is kept where the network gives it real weight and
-        faded where it is one guess among many, which is where strong wrong colours come from."""
+        faded where it is one guess among many, which is where strong wrong colours come from.
+        neutral > 0 is a prior for gray: neutral x exp(-|cell|^2 / (2 r^2)), r = NEUTRAL_RADIUS, is added to the
+        logits, so that where the network hesitates between many colours (whose mean is a warm brown: the sepia
+        cast) the colour goes gray, while a colour it gives a clear margin stays; gain then scales the decoded ab
+        (what the prior and the muting took from the colours the network is sure of)."""
         if pool > 1 and self.head == "classification":
             output = nn.functional.avg_pool2d(output, pool)
-        return self.decode_pooled(output, temperature, calibration, pool, confidence)
+        return self.decode_pooled(output, temperature, calibration, pool, confidence, neutral=neutral, gain=gain)
 
     def decode_pooled(self, output: torch.Tensor, temperature: float, calibration: float = 0.0, pool: int = 1,
-                      confidence: float = 0.0, probabilities: torch.Tensor | None = None) -> torch.Tensor:
+                      confidence: float = 0.0, probabilities: torch.Tensor | None = None, neutral: float = 0.0,
+                      gain: float = 1.0) -> torch.Tensor:
         """forward(lightness, pool)'s output -> normalised ab [N, 2, H, W]: decode()'s annealed mean of logits
         that are already at 1/(2 pool) size, upsampled bilinearly by 2 pool (regression: the output itself).
         probabilities: self.probabilities(output) when the caller has it already (confidence uses it)."""
@@ -120,11 +126,17 @@ class Colorizer(nn.Module):
         logits = output.float()
         if calibration:
             logits = logits - calibration * self.class_weights.log()[None, :, None, None]
+        if neutral:
+            radius = NEUTRAL_RADIUS / AB_UNITS
+            logits = logits + neutral * torch.exp(-self.ab_bins.square().sum(dim=1) / (2 * radius ** 2)
+                                                  )[None, :, None, None]
         ab = _expectation(logits / temperature, self.ab_bins)
         if confidence:
             if probabilities is None:
                 probabilities = self.probabilities(output.float())
             ab = ab * (self._mass_near(probabilities, ab) / confidence).clamp(max=1.0)
+        if gain != 1:
+            ab = ab * gain
         return nn.functional.interpolate(ab, scale_factor=2 * pool, mode="bilinear", align_corners=False)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
@@ -165,13 +177,13 @@ class DecodedColorizer(nn.Module):
     on the averaged features, which decode()'s averaging of the logits equals by linearity)."""
 
     def __init__(self, model: Colorizer, temperature: float = 1.0, calibration: float = 0.0, pool: int = 1,
-                 confidence: float = 0.0) -> None:
+                 confidence: float = 0.0, neutral: float = 0.0, gain: float = 1.0) -> None:
         super().__init__()
         if pool < 1 or (pool > 1 and model.head != "classification"):
             raise ValueError(f"pool must be 1, or a whole number >= 1 with the classification head, not {pool}")
         self.model, self.temperature, self.calibration, self.pool = model, temperature, calibration, pool
-        self.confidence = confidence
+        self.confidence, self.neutral, self.gain = confidence, neutral, gain
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         return self.model.decode_pooled(self.model(lightness, self.pool), self.temperature, self.calibration,
-                                        self.pool, self.confidence)
+                                        self.pool, self.confidence, neutral=self.neutral, gain=self.gain)

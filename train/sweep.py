@@ -70,7 +70,7 @@ def summarise(records: list[dict], counts: list[dict]) -> dict:
     return {"photos": overall["photos"], "psnr_gain_db": ours["psnr"] - floor["psnr"],
             "chroma_ratio": ours["chroma_ratio"], "chroma_ratio_pooled": ours["chroma_ratio_of_means"],
             "colourfulness_ratio": ours["colourfulness_ratio"], "auc": ours["auc"],
-            "rebalanced_auc": ours["rebalanced_auc"], "garish": ours["garish"],
+            "rebalanced_auc": ours["rebalanced_auc"], "garish": ours["garish"], "cast": ours["cast"],
             "most_garish_photo": max(r["ours"]["garish"] for r in records), "worst_folder": worst,
             "worst_folder_chroma_ratio": folder_chroma[worst], "per_folder_chroma_ratio": folder_chroma}
 

@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "object of such lists keyed by input file name")
     steer.add_argument("--reference", metavar="PHOTO",
                        help="a colour photo whose colours guide every photo and video of the run")
+    steer.add_argument("--reference-strength", type=float, default=1.0, metavar="S",
+                       help="how strongly the reference's colours are carried over: 0 (ignored) to 3; 1, the "
+                            "default, shows the reference's colours; 2 goes twice as far")
     steer.add_argument("--suggest", metavar="X,Y",
                        help="print the likeliest colours at pixel X,Y of the one photo given (#rrggbb and "
                             "probability, one a line), with the hints given so far; writes nothing")
@@ -368,7 +371,8 @@ def _main(argv: list[str] | None, signals: dict) -> int:
         try:
             guidance = guided.plan_run(colorizer, args.hint, args.hints, args.reference,
                                        [s for s in sources if not video.is_video(s)],
-                                       [s for s in sources if video.is_video(s)], args.max_pixels)
+                                       [s for s in sources if video.is_video(s)], args.max_pixels,
+                                       args.reference_strength)
             if args.suggest:
                 reader.close()
                 return _print_suggestions(colorizer, jobs[0], guidance, args)

@@ -261,7 +261,7 @@ class Colorizer:
         ab *= (1 / _total_weight(pw, columns, self.window_ramp))[None, :, None]
         return ab if (ph, pw) == (h, w) else np.ascontiguousarray(ab[:h, :w])
 
-    def colorize(self, image, hints=None, reference=None, *, rgb: bool = False):
+    def colorize(self, image, hints=None, reference=None, *, rgb: bool = False, reference_strength: float = 1.0):
         """Gray (H, W), BGR (H, W, 3) or BGRA (H, W, 4), uint8 or uint16 -> BGR (H, W, 3), or BGRA with the
         input's alpha untouched, in the input's dtype. Colour inputs are reduced to their lightness first;
         the input's own lightness is kept. Also takes (inputs.py) RGB or RGBA arrays with rgb=True (the result
@@ -269,9 +269,10 @@ class Colorizer:
         result is a BGR array, RGB with rgb=True); anything else raises ColorizeError.
 
         hints: colours pinned at points of the photo, [(x, y, color), ...] ({"x", "y", "color"} dicts or
-        guided.Hint too; color "#rrggbb" or a CSS name; x, y pixels, origin top-left). reference: a colour photo
-        (a path, a BGR array, or self.reference(photo) computed once for many photos) whose colours guide the
-        whole photo. Both need the guided model (model="guided")."""
+        guided.Hint too; color "#rrggbb" or a CSS name; x, y pixels, origin top-left): each colours the surface it
+        sits on (pins.py). reference: a colour photo (a path, a BGR array, or self.reference(photo) computed once
+        for many photos) whose colours guide the whole photo, carried over at reference_strength (0: ignored,
+        1: the default, up to 3). Both need the guided model (model="guided")."""
         image, give_back = inputs.accept(image, rgb)
         channels = image.shape[2] if image.ndim == 3 else 1
         if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3) or channels not in (1, 3, 4) \
@@ -279,19 +280,19 @@ class Colorizer:
             raise ColorizeError(f"expected a gray (H, W), BGR (H, W, 3) or BGRA (H, W, 4) uint8 or uint16 array, "
                                 f"got {image.dtype} {image.shape}")
         gray_or_bgr = image.reshape(image.shape[:2]) if channels == 1 else image[..., :3]
-        bgr = colour.recolour(gray_or_bgr, self.predict_colour(gray_or_bgr, hints, reference))
+        bgr = colour.recolour(gray_or_bgr, self.predict_colour(gray_or_bgr, hints, reference, reference_strength))
         return give_back(np.dstack([bgr, image[..., 3]]) if channels == 4 else bgr)
 
     def colorize_file(self, source: str | Path, target: str | Path, *, force: bool = False,
                       quality: int | None = None, max_pixels: int | None = None, hints=None,
-                      reference=None) -> Path:
+                      reference=None, reference_strength: float = 1.0) -> Path:
         """Colourise an image file into target, whose extension picks the format (JPEG, PNG, TIFF, WebP, BMP).
 
         The rules of colorize-run: the output keeps the input's bit depth and alpha where its format can; the
         input is never overwritten, even with force; an existing target raises OutputExistsError unless force;
         the write is atomic (a temporary file, then a rename). A file with more than max_pixels pixels is refused
         before it is decoded. quality: JPEG and WebP quality, 1-100 (None: files.DEFAULT_QUALITY); max_pixels:
-        None for files.DEFAULT_MAX_PIXELS. hints and reference as colorize takes them. Raises ColorizeError
+        None for files.DEFAULT_MAX_PIXELS. hints, reference and reference_strength as colorize takes them. Raises ColorizeError
         (files.ImageFileError) with the reason."""
         # imported here: Pillow is needed only by those who read files
         from colorize_runtime import files
@@ -303,22 +304,23 @@ class Colorizer:
         options.check_whole("max_pixels", max_pixels)
         files.check_target(source, target, force)
         image = files.read_image(source, max_pixels)
-        files.write_image(target, self.colorize(image, hints, reference), quality)
+        files.write_image(target, self.colorize(image, hints, reference, reference_strength=reference_strength),
+                          quality)
         return target
 
-    def predict_colour(self, image: np.ndarray, hints=None, reference=None) -> np.ndarray:
+    def predict_colour(self, image: np.ndarray, hints=None, reference=None, reference_strength: float = 1.0
+                       ) -> np.ndarray:
         """Gray (H, W) or BGR (H, W, 3), uint8 or uint16 -> float32 ab (h, w, 2) at the working resolution: the
         photo scaled down (INTER_AREA, as training scales its photos) until its short side is `size`, or the photo
         itself when it is no larger or size is None. colour.recolour scales ab back up to the photo: colour is
-        low-frequency, and the photo's full-resolution lightness keeps the detail. hints and reference: as
-        colorize takes them."""
+        low-frequency, and the photo's full-resolution lightness keeps the detail. hints, reference and
+        reference_strength: as colorize takes them (guided.guided_colour)."""
         plane = self.working_lightness(image)
         if hints is None and reference is None:
             return self.colour_of_lightness(plane)
         from colorize_runtime import guided
 
-        hint_plane, global_hint = guided.network_hints(self, image.shape[:2], plane.shape, hints, reference)
-        return self.colour_of_lightness(plane, hints=hint_plane, global_hint=global_hint)
+        return guided.guided_colour(self, image.shape[:2], plane, hints, reference, reference_strength)
 
     def reference(self, photo, *, rgb: bool = False) -> "guided.Reference":
         """A reference photo, anything colorize takes (a BGR array, RGB with rgb=True, a PIL image, a path, an
@@ -329,7 +331,7 @@ class Colorizer:
         return guided.Reference.of(self, photo, rgb=rgb)
 
     def suggest(self, image, x: float, y: float, hints=None, reference=None, count: int | None = None, *,
-                rgb: bool = False) -> list:
+                rgb: bool = False, reference_strength: float = 1.0) -> list:
         """The colours the guided model finds most likely at pixel (x, y) of the photo (anything colorize takes,
         rgb as there), given the hints and reference so far: [guided.Suggestion(hex, ab, probability)], at most
         count (None: guided.SUGGESTIONS), most likely first (guided.suggest). Raises ColorizeError."""
@@ -338,7 +340,7 @@ class Colorizer:
         x, y = guided.pixel_position(x, y, "the point")
         if count is not None:
             options.check_whole("count", count)
-        return guided.suggest(self, inputs.photo(image, rgb), x, y, hints, reference, count)
+        return guided.suggest(self, inputs.photo(image, rgb), x, y, hints, reference, count, reference_strength)
 
     def working_lightness(self, image: np.ndarray) -> np.ndarray:
         """Gray (H, W) or BGR (H, W, 3), uint8 or uint16 -> float32 L (h, w) at the working resolution (see

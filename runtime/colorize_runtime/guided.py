@@ -28,8 +28,14 @@ PIN_SIZE = 3              # a pin covers PIN_SIZE x PIN_SIZE pixels of the worki
 REFERENCE_SIGMA = 5.0     # a reference's colours are spread on the cells by a Gaussian this wide (CIELAB units)
 REFERENCE_SHORT_SIDE = 256
 MIN_REFERENCE_CHROMA = 2.0  # mean chroma below this: the reference "has no colour"
-SUGGESTIONS = 5
-MIN_SUGGESTION_SHARE = 0.02
+SUGGESTIONS = 8           # the palette of suggested colours at a point: at most this many
+SUGGESTION_SPACING = 20.0  # CIELAB ab units between any two suggestions (measured: the truth is within 15 units
+#                           of one of the first five at 64-66 % of colourful points with 15-20, 47 % with 10)
+SUGGESTION_SMOOTHING = 7.0  # a cell's weight is the probability within about this many units of it
+MIN_SUGGESTION_SHARE = 0.005
+REFERENCE_TRANSFER = 0.3  # at reference strength 1, ab moves this share of the way to the reference's colours
+REFERENCE_LIGHTNESS_BINS = 10  # the reference's mean colour is taken per band of lightness (0-10, ..., 90-100)
+MAX_REFERENCE_STRENGTH = 3.0
 
 
 def colour_ab(text: str) -> tuple[float, float]:
@@ -181,9 +187,28 @@ def ab_distribution(ab: np.ndarray, cells: np.ndarray, sigma: float = REFERENCE_
     return (histogram / histogram.sum()).astype(np.float32)
 
 
-def reference_distribution(image: np.ndarray, cells: np.ndarray, name: str = "reference") -> np.ndarray:
-    """A colour photo (BGR or BGRA, uint8 or uint16) -> its global hint (ab_distribution). Raises ColorizeError
-    for a photo without colour (gray, or a mean chroma below MIN_REFERENCE_CHROMA)."""
+def lightness_bands(lightness: np.ndarray) -> np.ndarray:
+    """CIELAB L -> its band, 0 to REFERENCE_LIGHTNESS_BINS - 1 (int64, the same shape)."""
+    bands = np.floor(np.asarray(lightness, np.float32) * (REFERENCE_LIGHTNESS_BINS / 100.0)).astype(np.int64)
+    return np.clip(bands, 0, REFERENCE_LIGHTNESS_BINS - 1)
+
+
+def band_means(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """The mean ab in each lightness band ((REFERENCE_LIGHTNESS_BINS, 2)), each band's mean pulled towards the
+    overall mean by how few pixels it has (a band with 1 % of the pixels is half its own, half the overall)."""
+    bands = lightness_bands(lightness).ravel()
+    ab = np.asarray(ab, np.float64).reshape(-1, 2)
+    counts = np.bincount(bands, minlength=REFERENCE_LIGHTNESS_BINS).astype(np.float64)
+    sums = np.stack([np.bincount(bands, ab[:, channel], REFERENCE_LIGHTNESS_BINS) for channel in (0, 1)], axis=1)
+    share = (counts / (counts + 0.01 * len(bands)))[:, None]
+    own = sums / np.maximum(counts, 1)[:, None]
+    return (share * own + (1 - share) * ab.mean(axis=0)).astype(np.float32)
+
+
+def reference_distribution(image: np.ndarray, cells: np.ndarray, name: str = "reference") -> Reference:
+    """A colour photo (BGR or BGRA, uint8 or uint16) -> its Reference: its global hint (ab_distribution) and its
+    mean colour per band of lightness (band_means). Raises ColorizeError for a photo without colour (gray, or a
+    mean chroma below MIN_REFERENCE_CHROMA)."""
     if image.ndim == 2 or image.shape[2] == 1:
         raise ColorizeError(f"{name}: the reference photo has no colour (it is gray)")
     bgr = image[..., :3]
@@ -193,14 +218,15 @@ def reference_distribution(image: np.ndarray, cells: np.ndarray, name: str = "re
     if min(h, w) > REFERENCE_SHORT_SIDE:
         scale = REFERENCE_SHORT_SIDE / min(h, w)
         bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    ab = colour.bgr_to_lab(np.ascontiguousarray(bgr))[..., 1:]
+    lab = colour.bgr_to_lab(np.ascontiguousarray(bgr))
+    ab = lab[..., 1:]
     if float(np.hypot(ab[..., 0], ab[..., 1]).mean()) < MIN_REFERENCE_CHROMA:
         raise ColorizeError(f"{name}: the reference photo has no colour (it is gray)")
-    return ab_distribution(ab, cells)
+    return Reference(ab_distribution(ab, cells), band_means(lab[..., 0], ab))
 
 
-def read_reference(path: str | Path, cells: np.ndarray, max_pixels: int | None = None) -> np.ndarray:
-    """--reference PHOTO -> its global hint. Raises ColorizeError naming the file and the reason."""
+def read_reference(path: str | Path, cells: np.ndarray, max_pixels: int | None = None) -> Reference:
+    """--reference PHOTO -> its Reference. Raises ColorizeError naming the file and the reason."""
     from colorize_runtime import files
 
     try:
@@ -213,40 +239,33 @@ def read_reference(path: str | Path, cells: np.ndarray, max_pixels: int | None =
 @dataclass(frozen=True)
 class Suggestion:
     """A likely colour at a point: as #rrggbb (with the photo's lightness there), its a, b and its probability
-    (the share of the network's distribution within one cell of it)."""
+    (the share of the network's distribution nearer to it than to the other suggestions)."""
     hex: str
     ab: tuple[float, float]
     probability: float
 
 
-def distribution_modes(probabilities: np.ndarray, cells: np.ndarray, count: int = SUGGESTIONS,
-                       min_share: float = MIN_SUGGESTION_SHARE) -> list[tuple[tuple[float, float], float]]:
-    """The main modes of a distribution over the ab cells ((Q,), cells (Q, 2) on a regular grid): the cells whose
-    share of their 3 x 3 neighbourhood is a local maximum, each as (the neighbourhood's mean ab, its share),
-    most likely first; at most count of them, none below min_share."""
-    step = float(np.min(np.diff(np.unique(cells[:, 0]))))
-    index = np.round((cells - cells.min(axis=0)) / step).astype(np.int64)
-    grid = np.zeros(tuple(index.max(axis=0) + 3))  # a border of one empty cell all round
-    grid[index[:, 0] + 1, index[:, 1] + 1] = probabilities
-    a_grid = np.zeros_like(grid)
-    b_grid = np.zeros_like(grid)
-    a_grid[index[:, 0] + 1, index[:, 1] + 1] = probabilities * cells[:, 0]
-    b_grid[index[:, 0] + 1, index[:, 1] + 1] = probabilities * cells[:, 1]
-
-    def box(values: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(values, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
-
-    mass, a_mass, b_mass = box(grid), box(a_grid), box(b_grid)
-    peaks = (mass >= cv2.dilate(mass, np.ones((3, 3)))) & (grid > 0)
-    modes, taken = [], []
-    for share, i, j in sorted(((float(mass[i, j]), i, j) for i, j in zip(*np.nonzero(peaks))), reverse=True):
-        if share < min_share or len(modes) == count:
-            break
-        if any(abs(i - k) <= 1 and abs(j - m) <= 1 for k, m in taken):  # a plateau: one mode, not two
-            continue
-        taken.append((i, j))
-        modes.append(((float(a_mass[i, j] / share), float(b_mass[i, j] / share)), share))
-    return modes
+def palette(probabilities: np.ndarray, cells: np.ndarray, count: int = SUGGESTIONS,
+            spacing: float = SUGGESTION_SPACING) -> list[tuple[tuple[float, float], float]]:
+    """Distinct likely colours of a distribution over the ab cells ((Q,), cells (Q, 2)): the cells in order of
+    the probability near them (within about SUGGESTION_SMOOTHING units), each taken unless it is closer than
+    spacing to one taken already, at most count. Each comes with the share of the distribution nearer to it than
+    to any other taken (so that the shares of a full palette add up to about 1); most likely first, none below
+    MIN_SUGGESTION_SHARE."""
+    cells = np.asarray(cells, np.float64)
+    probabilities = np.asarray(probabilities, np.float64)
+    distance_sq = np.square(cells[:, None] - cells[None]).sum(-1)
+    near = (probabilities[None] * np.exp(-distance_sq / (2 * SUGGESTION_SMOOTHING ** 2))).sum(axis=1)
+    taken: list[int] = []
+    for cell in np.argsort(-near, kind="stable"):
+        if all(distance_sq[cell, other] >= spacing ** 2 for other in taken):
+            taken.append(int(cell))
+            if len(taken) == count:
+                break
+    nearest = np.argmin(distance_sq[:, taken], axis=1)
+    shares = np.bincount(nearest, probabilities, len(taken)) / max(probabilities.sum(), 1e-12)
+    colours = [((float(cells[cell, 0]), float(cells[cell, 1])), float(share)) for cell, share in zip(taken, shares)]
+    return sorted((c for c in colours if c[1] >= MIN_SUGGESTION_SHARE), key=lambda c: -c[1])
 
 
 def lab_hex(lightness: float, ab: tuple[float, float]) -> str:
@@ -264,8 +283,10 @@ def _require_guided(colorizer) -> None:
 
 @dataclass(frozen=True)
 class Reference:
-    """A reference photo's colours as the guided model takes them (its global hint)."""
+    """A reference photo's colours: its distribution over the ab cells (the guided network's global hint) and
+    its mean colour in each band of lightness (band_means), which transfer_reference moves the colours towards."""
     distribution: np.ndarray
+    band_means: np.ndarray
 
     @classmethod
     def of(cls, colorizer, photo, rgb: bool = False) -> Reference:
@@ -275,7 +296,7 @@ class Reference:
         if isinstance(photo, Reference):
             return photo
         if isinstance(photo, (str, os.PathLike)):
-            return cls(read_reference(photo, colorizer.ab_cells))
+            return read_reference(photo, colorizer.ab_cells)
         if not isinstance(photo, (np.ndarray, bytes, bytearray, memoryview)) and not isinstance(photo, Image.Image):
             raise ColorizeError("reference must be a photo (a path, a BGR(A) uint8 or uint16 array, RGB(A) with "
                                 f"rgb=True, a PIL image or an image file's bytes) or a Reference, not "
@@ -284,7 +305,29 @@ class Reference:
             image = inputs.photo(photo, rgb)
         except ColorizeError as error:
             raise ColorizeError(f"reference: {error}") from None
-        return cls(reference_distribution(image, colorizer.ab_cells))
+        return reference_distribution(image, colorizer.ab_cells)
+
+
+def check_reference_strength(strength) -> float:
+    """The reference strength, a number from 0 (the reference is ignored) to MAX_REFERENCE_STRENGTH; 1 is the
+    default. Raises ColorizeError otherwise."""
+    try:
+        value = float(strength)
+    except (TypeError, ValueError):
+        raise ColorizeError(f"reference strength {strength!r} is not a number") from None
+    if not 0 <= value <= MAX_REFERENCE_STRENGTH:
+        raise ColorizeError(f"reference strength must be between 0 and {MAX_REFERENCE_STRENGTH:g}, not {strength}")
+    return value
+
+
+def transfer_reference(ab: np.ndarray, lightness: np.ndarray, reference: Reference, strength: float) -> np.ndarray:
+    """The reference's colours carried over (working resolution, ab (h, w, 2), L (h, w)): in each band of
+    lightness the mean colour moves REFERENCE_TRANSFER x strength of the way to the reference's mean colour in
+    that band (the reference's sky to the photo's bright parts, its dark coats to the dark ones), every pixel of
+    the band by the same amount, so that the photo's own variations stay."""
+    own = band_means(lightness, ab)
+    shift = (REFERENCE_TRANSFER * strength) * (reference.band_means - own)
+    return ab + shift[lightness_bands(lightness)]
 
 
 def network_hints(colorizer, size: tuple[int, int], working: tuple[int, int], hints, reference
@@ -299,16 +342,48 @@ def network_hints(colorizer, size: tuple[int, int], working: tuple[int, int], hi
     return plane, distribution
 
 
+def guided_colour(colorizer, size: tuple[int, int], plane: np.ndarray, hints, reference,
+                  reference_strength: float = 1.0) -> np.ndarray:
+    """The colour (h, w, 2) of a photo of size (height, width) whose working-resolution lightness is plane, with
+    the API's hints and reference: the guided network's automatic colour given the reference (its global hint),
+    the reference's colours carried over at reference_strength (transfer_reference), and the pins acting where
+    they are put (pins.pinned_colour, from the network's answer with the pins)."""
+    from colorize_runtime import pins
+
+    _require_guided(colorizer)
+    hints = as_hints(hints)
+    check_hints_inside(hints, size[1], size[0])
+    strength = check_reference_strength(reference_strength)
+    reference = None if reference is None else Reference.of(colorizer, reference)
+    if strength == 0:
+        reference = None
+    global_hint = None if reference is None else reference.distribution
+
+    def network_colour(hint_input: np.ndarray | None) -> np.ndarray:
+        ab = colorizer.colour_of_lightness(plane, hints=hint_input, global_hint=global_hint)
+        return ab if reference is None else transfer_reference(ab, plane, reference, strength)
+
+    automatic = network_colour(None)
+    if not hints:
+        return automatic
+    answer = network_colour(hint_plane(hints, size, plane.shape, colorizer.contract))
+    placed = [to_working(hint.x, hint.y, size, plane.shape) for hint in hints]
+    return pins.pinned_colour(plane, automatic, answer,
+                              [(row, column, hint.ab) for (column, row), hint in zip(placed, hints)])
+
+
 def suggest(colorizer, image: np.ndarray, x: float, y: float, hints=None, reference=None,
-            count: int | None = None) -> list[Suggestion]:
+            count: int | None = None, reference_strength: float = 1.0) -> list[Suggestion]:
     """The colours most likely at pixel (x, y) of the photo (gray, BGR or BGRA array), given hints and a
-    reference: the main modes of the guided network's distribution there (distribution_modes), each as the
+    reference: a palette of the guided network's distribution there (palette), each as the
     colour it gives with the photo's own lightness at that point."""
     _require_guided(colorizer)
     height, width = image.shape[:2]
     check_hints_inside([Hint(x, y, "", (0.0, 0.0))], width, height)
     gray_or_bgr = image if image.ndim == 2 else image[..., :3]
     plane = colorizer.working_lightness(gray_or_bgr)
+    if check_reference_strength(reference_strength) == 0:
+        reference = None
     hint_input, global_hint = network_hints(colorizer, (height, width), plane.shape, hints, reference)
     column, row = to_working(x, y, (height, width), plane.shape)
     win = colorizer.window
@@ -328,7 +403,7 @@ def suggest(colorizer, image: np.ndarray, x: float, y: float, hints=None, refere
     probabilities = distribution[:, (row - top) // cell, (column - left) // cell]
     lightness = float(plane[row, column])
     return [Suggestion(lab_hex(lightness, ab), ab, share)
-            for ab, share in distribution_modes(probabilities, colorizer.ab_cells, count or SUGGESTIONS)]
+            for ab, share in palette(probabilities, colorizer.ab_cells, count or SUGGESTIONS)]
 
 
 @dataclass
@@ -336,21 +411,26 @@ class RunGuidance:
     """The hints and reference of a colorize-run command: each photo's hints, and one reference for them all."""
     hints: dict[Path, list[Hint]]
     reference: Reference | None
+    reference_strength: float = 1.0
 
     def for_photo(self, source: Path | None = None) -> dict:
-        """Colorizer.colorize's keywords for a photo of the run."""
-        return {"hints": self.hints.get(source) or None, "reference": self.reference}
+        """Colorizer.colorize's (and suggest's) keywords for a photo of the run."""
+        return {"hints": self.hints.get(source) or None, "reference": self.reference,
+                "reference_strength": self.reference_strength}
 
 
 def plan_run(colorizer, hint_texts: list[str] | None, hints_file: str | None, reference: str | None,
-             photos: list[Path], videos: list[Path], max_pixels: int | None = None) -> RunGuidance:
+             photos: list[Path], videos: list[Path], max_pixels: int | None = None,
+             reference_strength: float = 1.0) -> RunGuidance:
     """--hint, --hints and --reference for the photos and videos of a run, all checked before any is touched:
     every hint's colour, the file's JSON and schema, each name in a per-file hints file matching an input, every
-    point inside its photo (from the header), hints only for photos, a reference that is a readable colour photo.
+    point inside its photo (from the header), hints only for photos, a reference that is a readable colour photo,
+    the reference strength.
     Raises ColorizeError with the one-line reason."""
     from colorize_runtime import files
 
     _require_guided(colorizer)
+    reference_strength = check_reference_strength(reference_strength)
     everywhere = [parse_hint(text) for text in hint_texts or []]
     per_photo: dict[Path, list[Hint]] = {path: list(everywhere) for path in photos}
     if hints_file:
@@ -380,4 +460,4 @@ def plan_run(colorizer, hint_texts: list[str] | None, hints_file: str | None, re
             except ColorizeError as error:
                 raise ColorizeError(f"{path}: {error}") from None
     return RunGuidance({path: hints for path, hints in per_photo.items() if hints},
-                       Reference.of(colorizer, reference) if reference else None)
+                       Reference.of(colorizer, reference) if reference else None, reference_strength)
