@@ -365,3 +365,43 @@ def test_colorize_file_and_video_refuse_bad_arguments_before_touching_a_file(poi
         with pytest.raises(ColorizeError, match=re.escape(message)):
             colorizer.colorize_video(**{"source": photo, "target": tmp_path / "out.mp4", **keywords})
     assert tree(tmp_path) == before
+
+
+# 13. and 14. Messages
+
+def test_a_negative_hint_point_gets_our_message_not_argparses(run, tmp_path):
+    photo = gray_photo(tmp_path / "a.png")
+    for option, value in (("--hint", "-1,10,red"), ("--suggest", "-1,10")):
+        code, out, err = run(photo, option, value, model=None)
+        assert code == 2 and out == ""
+        assert err == f"colorize-run: {photo}: hint at -1,10 is outside the 60x40 photo\n"
+    assert tree(tmp_path) == {"a.png": photo.read_bytes()}
+
+
+@pytest.mark.parametrize("position", [["10", 10], [10, True], [None, 10]])
+def test_hint_coordinates_in_a_hints_file_must_be_numbers(run, tmp_path, position):
+    photo = gray_photo(tmp_path / "a.png")
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps([{"x": position[0], "y": position[1], "color": "red"}]))
+    code, out, err = run(photo, "--hints", hints, model=None)
+    assert code == 2 and out == ""
+    assert err == f"colorize-run: {hints}: hint position {position[0]!r}, {position[1]!r} is not a pair of numbers\n"
+
+
+def test_an_interrupted_video_is_called_a_video(run, tmp_path, monkeypatch):
+    from colorize_runtime import video
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(video, "colorize_video", interrupted)
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"a film")
+    code, out, err = run(clip)
+    assert code == 130 and err == "colorize-run: interrupted: 0 written; the video in progress was not\n"
+
+
+def test_an_output_without_an_extension_is_said_plainly(run, tmp_path):
+    photo = write_photo(tmp_path / "a.png")
+    code, _, err = run(photo, "-o", tmp_path / "out")
+    assert code == 1 and err.splitlines()[0] == f"colorize-run: {photo}: cannot write a file without an extension " \
+                                                "(use .jpg, .png, .tif, .webp or .bmp)"

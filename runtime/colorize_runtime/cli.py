@@ -301,9 +301,22 @@ def run() -> None:
     os._exit(code)
 
 
+def _with_negative_points_joined(argv: list[str]) -> list[str]:
+    """--hint -1,10,red and --suggest -1,5 as --hint=-1,10,red and --suggest=-1,5: argparse takes a value that
+    starts with - and is not a plain number for an option, and would fail with its own message, where ours says
+    that the point lies outside the photo."""
+    joined: list[str] = []
+    for argument in argv:
+        if joined and joined[-1] in ("--hint", "--suggest") and argument[:1] == "-" and argument[1:2] in "0123456789.":
+            joined[-1] = f"{joined[-1]}={argument}"
+        else:
+            joined.append(argument)
+    return joined
+
+
 def _main(argv: list[str] | None, signals: dict) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(_with_negative_points_joined(sys.argv[1:] if argv is None else argv))
     except SystemExit as stop:  # argparse's own exit: 0 for --help/--version, 2 for usage errors
         return int(stop.code or 0)
     for flag, name, expected in EMPTY_REFUSED:
@@ -495,6 +508,7 @@ def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: Pho
     except (OSError, ColorizeError) as error:
         reader.close()
         return _usage_error(f"--report {args.report}: {getattr(error, 'strerror', None) or error}")
+    index = 0
     try:
         for index, job in enumerate(jobs):
             try:
@@ -523,6 +537,7 @@ def _run_batch(colorizer, jobs: list[Job], args: argparse.Namespace, reader: Pho
             report.add(job.source, job.target, WRITTEN, seconds=time.perf_counter() - start, size=size)
     except KeyboardInterrupt:
         reader.close(wait=True)
-        return report.interrupted()
+        kind = "video" if jobs and video.is_video(jobs[index].source) else "photo"
+        return report.interrupted(f"the {kind} in progress was not")
     reader.close()
     return report.finish()

@@ -174,8 +174,8 @@ def encode_image(image: np.ndarray, extension: str, quality: int = DEFAULT_QUALI
     """The image encoded in the format named by the file extension (".png", ".jpg", ...)."""
     extension = extension.lower()
     if not cv2.haveImageWriter(f"x{extension}"):
-        raise ImageFileError(f"cannot write {extension or 'files without an extension'} files "
-                             "(use .jpg, .png, .tif, .webp or .bmp)")
+        what = f"{extension} files" if extension else "a file without an extension"
+        raise ImageFileError(f"cannot write {what} (use .jpg, .png, .tif, .webp or .bmp)")
     params = {".jpg": [cv2.IMWRITE_JPEG_QUALITY, quality], ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, quality],
               ".webp": [cv2.IMWRITE_WEBP_QUALITY, quality]}.get(extension, [])
     ok, encoded = cv2.imencode(extension, fit_to_format(image, extension), params)

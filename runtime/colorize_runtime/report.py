@@ -131,8 +131,9 @@ class BatchReport:
             printed(f"{PROG}: {written} colourised, {skipped} skipped", sys.stderr)
         return 1 if failed or self.report_error else 0
 
-    def interrupted(self, in_progress: str = "the photo in progress was not") -> int:
-        """After Ctrl-C: what was written, and exit code 130."""
+    def interrupted(self, in_progress: str) -> int:
+        """After Ctrl-C: what was written, what became of the files in progress (in_progress: "the photo in
+        progress was not"), and exit code 130."""
         self.close()
         printed(f"{PROG}: interrupted: {self.counts[WRITTEN]} written; {in_progress}", sys.stderr)
         return 130

@@ -413,8 +413,8 @@ def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: 
     av = _import_av()
     muxer = OUTPUT_FORMATS.get(target.suffix.lower())
     if muxer is None:
-        raise VideoFileError(f"cannot write {target.suffix or 'files without an extension'} videos "
-                             f"(use {', '.join(OUTPUT_FORMATS)})")
+        what = f"{target.suffix} videos" if target.suffix else "a video without an extension"
+        raise VideoFileError(f"cannot write {what} (use {', '.join(OUTPUT_FORMATS)})")
     files.check_target(source, target, force)
     smoothing_strength(temporal_smoothing)  # checked before the file is opened
     checked_interval(network_interval)  # likewise
