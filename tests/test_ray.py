@@ -238,3 +238,20 @@ def test_a_shipped_model_name_wins_over_a_folder_of_that_name(two_nodes, tmp_pat
                             timeout=TIMEOUT)
     assert result.returncode == 0 and result.stderr == ""
     assert files.read_image(tmp_path / "a_color.jpg").shape == files.read_image(photo).shape
+
+
+def test_ctrl_c_counts_every_photo_written_by_then(archive, two_nodes, pointwise_onnx, tmp_path):
+    """The photos of a batch are on disk before its results reach the driver: after Ctrl-C the summary counts
+    them too, as the files on disk say."""
+    out, report = tmp_path / "out", tmp_path / "report.jsonl"
+    process = subprocess.Popen(_command(archive, two_nodes, out, report, pointwise_onnx), env=_environment(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + TIMEOUT
+    while not (out.exists() and any(out.rglob("*_color.*"))) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=TIMEOUT)
+    written = sorted(p for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+    assert process.returncode == 130, stderr
+    assert stderr.splitlines()[-1] == f"colorize-run: interrupted: {len(written)} written; the others were not"
+    assert sorted(Path(r["output"]) for r in _records(report) if r["status"] == "written") == written

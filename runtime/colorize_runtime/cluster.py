@@ -140,6 +140,7 @@ def run_on_ray(jobs: list[Job], args: argparse.Namespace) -> int:
     # is where Ray Data puts them) would drown the one-line errors; they stay in Ray's log files.
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     done: set[int] = set()
+    before = {index: _file_identity(jobs[index].target) for index in to_do}  # what each target was, if anything
     try:
         with process_guard.stderr_captured() as captured:  # the line that says the log level was set
             ray.init(address=args.ray or None, logging_level=logging.ERROR, log_to_driver=False)
@@ -175,7 +176,13 @@ def run_on_ray(jobs: list[Job], args: argparse.Namespace) -> int:
                 report.add(jobs[index].source, jobs[index].target, FAILED,
                            f"its Ray worker died {MAX_TASK_RETRIES + 1} times (killed, or out of memory)")
     except KeyboardInterrupt:
-        return report.interrupted("the photos in progress may or may not be")
+        # A batch's photos are written before its results reach us: those written meanwhile are counted (a new
+        # file at the target: every write ends in a rename), once no worker of this run writes any more.
+        ray.shutdown()
+        for index in to_do:
+            if index not in done and _file_identity(jobs[index].target) not in (None, before[index]):
+                report.add(jobs[index].source, jobs[index].target, WRITTEN)
+        return report.interrupted("the others were not")
     except ray.exceptions.RayError as error:  # the workers could not start (a model option that fails there)
         lines = [line for line in str(error).splitlines() if line.strip()]
         print(f"{PROG}: Ray: {lines[-1] if lines else type(error).__name__}", file=sys.stderr)
@@ -185,6 +192,16 @@ def run_on_ray(jobs: list[Job], args: argparse.Namespace) -> int:
         ray.shutdown()  # before the clean-up: no worker of this run writes any more
         _remove_leftover_temporaries(jobs[index].target for index in to_do)
     return report.finish()
+
+
+def _file_identity(path: Path) -> tuple[int, int, int] | None:
+    """(device, inode, modification time) of a file, None if there is none: a file renamed into place since
+    differs."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino, status.st_mtime_ns
 
 
 def _workers_that_fit(resources: dict, cpus: float, gpus: float) -> int:
