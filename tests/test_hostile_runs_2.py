@@ -405,3 +405,41 @@ def test_an_output_without_an_extension_is_said_plainly(run, tmp_path):
     code, _, err = run(photo, "-o", tmp_path / "out")
     assert code == 1 and err.splitlines()[0] == f"colorize-run: {photo}: cannot write a file without an extension " \
                                                 "(use .jpg, .png, .tif, .webp or .bmp)"
+
+
+def five_channel_tiff(width: int = 6, height: int = 4, samples: int = 5) -> bytes:
+    """A valid uncompressed 16-bit TIFF of 5 samples a pixel (RGB and two extra samples), written by hand:
+    neither Pillow nor OpenCV reads that layout."""
+    import struct
+
+    pixels = (np.arange(width * height * samples, dtype=np.uint16) * 500).tobytes()
+    bits = struct.pack(f"<{samples}H", *[16] * samples)
+    extra = struct.pack(f"<{samples - 3}H", *[0] * (samples - 3))
+    bits_at, extra_at, pixels_at = 8, 8 + len(bits), 8 + len(bits) + len(extra)
+    tags = [(256, 3, 1, width), (257, 3, 1, height), (258, 3, samples, bits_at), (259, 3, 1, 1), (262, 3, 1, 2),
+            (273, 4, 1, pixels_at), (277, 3, 1, samples), (278, 3, 1, height), (279, 4, 1, len(pixels)),
+            (284, 3, 1, 1), (338, 3, samples - 3, extra_at)]
+    directory = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", *tag) for tag in tags) + bytes(4)
+    return b"II*\0" + struct.pack("<I", pixels_at + len(pixels)) + bits + extra + pixels + directory
+
+
+def test_a_valid_tiff_of_an_unsupported_layout_is_not_called_damaged(run, tmp_path):
+    tiff = tmp_path / "five.tif"
+    tiff.write_bytes(five_channel_tiff())
+    code, _, err = run(tiff)
+    assert code == 1
+    assert err.splitlines()[0] == f"colorize-run: {tiff}: a TIFF file whose pixel layout is not supported (gray, " \
+                                  "RGB, RGBA or CMYK, 8 or 16 bits, are; this one has other channels or bits)"
+
+
+def test_force_never_replaces_a_link_to_standard_output(tmp_path, pointwise_onnx):
+    photo = write_photo(tmp_path / "a.png")
+    link = tmp_path / "a_color.png"
+    link.symlink_to("/proc/self/fd/1")
+    with open(tmp_path / "stdout.txt", "w") as stdout:  # stdout a regular file: the link leads to a file
+        result = subprocess.run([*COMMAND, str(photo), "--force", "--model", str(pointwise_onnx)], env=ENVIRONMENT,
+                                stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == f"colorize-run: {photo}: output {link} is a link to /proc/self/fd/1, " \
+                                            "not a file; refusing to replace it, even with --force"
+    assert os.readlink(link) == "/proc/self/fd/1" and (tmp_path / "stdout.txt").read_text() == ""

@@ -53,7 +53,10 @@ def _header(data: bytes) -> Image.Image:
                 with warnings.catch_warnings():  # about damaged EXIF, for instance: the pixels may still be fine
                     warnings.simplefilter("ignore")
                     return factory(BytesIO(data), "")
-            except Exception:  # the plugins raise SyntaxError, struct.error, OSError... for a damaged header
+            except Exception as error:  # the plugins raise SyntaxError, struct.error, OSError... for a damaged header
+                if str(error) == "unknown pixel mode":  # Pillow's words for a valid layout it does not read
+                    raise ImageFileError(f"a {name} file whose pixel layout is not supported (gray, RGB, RGBA or "
+                                         "CMYK, 8 or 16 bits, are; this one has other channels or bits)") from None
                 raise ImageFileError(f"truncated or damaged {name} file") from None
     raise ImageFileError("not an image (JPEG, PNG, TIFF, WebP and BMP are supported)")
 
@@ -221,6 +224,19 @@ def write_image(target: str | Path, image: np.ndarray, quality: int = DEFAULT_QU
         raise ImageFileError(f"cannot write {target}: {error.strerror or error}") from None
 
 
+def _link_into_proc(path: Path) -> str | None:
+    """Where a chain of symbolic links from path first enters /proc (/proc/self/fd/1, and /dev/stdout which leads
+    there, is whatever stdout is: a terminal, a pipe or a file, not a file of the user's to replace), or None."""
+    for _ in range(40):  # the kernel's own limit on a chain of links
+        if not path.is_symlink():
+            return None
+        link = os.readlink(path)
+        path = Path(os.path.normpath(path.parent / link))
+        if path.parts[1:2] == ("proc",):
+            return link
+    return None
+
+
 def check_target(source: Path, target: Path, force: bool = False) -> None:
     """The safety rules for an output: never the input itself (whatever force says), and an existing file
     only with force."""
@@ -232,6 +248,9 @@ def check_target(source: Path, target: Path, force: bool = False) -> None:
         raise ImageFileError(f"cannot write {target}: {error.strerror or error}") from None
     if source.exists() and os.path.samefile(source, target):
         raise ImageFileError(f"output {target} is the input itself; refusing to overwrite it")
+    if (stream := _link_into_proc(target)) is not None:
+        raise ImageFileError(f"output {target} is a link to {stream}, not a file; refusing to replace it, even with "
+                             "--force")
     if target.is_dir():
         raise ImageFileError(f"output {target} is a folder")
     if not target.is_file():
