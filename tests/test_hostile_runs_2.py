@@ -443,3 +443,22 @@ def test_force_never_replaces_a_link_to_standard_output(tmp_path, pointwise_onnx
     assert result.stderr.splitlines()[0] == f"colorize-run: {photo}: output {link} is a link to /proc/self/fd/1, " \
                                             "not a file; refusing to replace it, even with --force"
     assert os.readlink(link) == "/proc/self/fd/1" and (tmp_path / "stdout.txt").read_text() == ""
+
+
+def test_a_fragmented_mp4_cut_short_is_refused_and_a_whole_one_is_not(tmp_path, pointwise_onnx, capsys):
+    """A fragmented MP4 announces no frame count, and its durations come from the fragments that are there: the
+    cut shows only as a packet the demuxer reads short."""
+    pytest.importorskip("av")
+    from colorize_runtime.cli import main
+    from tests.test_damaged_videos import cut
+    from tests.test_video import moving_shapes, write_clip
+
+    fragmented = {"movflags": "frag_keyframe+empty_moov"}
+    whole = write_clip(tmp_path / "whole.mp4", moving_shapes(30, 48, 64), options=fragmented)
+    damaged = cut(write_clip(tmp_path / "film.mp4", moving_shapes(30, 48, 64), options=fragmented))
+    code = main([str(whole), str(damaged), "--model", str(pointwise_onnx)])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1 and len(err) == 2
+    assert re.fullmatch(rf"colorize-run: {re.escape(str(damaged))}: truncated or damaged video: its audio packet at "
+                        r"[0-9.]+ s is cut short or corrupt", err[0]), err
+    assert (tmp_path / "whole_color.mp4").exists() and not (tmp_path / "cut-film_color.mp4").exists()

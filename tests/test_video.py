@@ -59,11 +59,12 @@ def panned_photo(count: int, height: int, width: int):
 
 
 def write_clip(path: Path, frames, rate: int = RATE, audio: bool = True, codec: str = "libx264",
-               rotation: int = 0, audio_codec: str = "aac") -> Path:
-    """A clip of gray frames in path's container, with a 440 Hz sine track as long as the video."""
+               rotation: int = 0, audio_codec: str = "aac", options: dict | None = None) -> Path:
+    """A clip of gray frames in path's container, with a 440 Hz sine track as long as the video; options: the
+    muxer's."""
     path.parent.mkdir(parents=True, exist_ok=True)
     frames = list(frames)
-    with av.open(str(path), "w") as output:
+    with av.open(str(path), "w", options=options or {}) as output:
         video = output.add_stream(codec, rate=rate)
         video.height, video.width = frames[0].shape
         video.pix_fmt = "yuv420p"

@@ -437,11 +437,16 @@ def _transcode(av, colorizer, container, stream, temporary: Path, muxer: str, cr
     decoded, coloured = _Pipe(stop), _Pipe(stop)
     first = {}  # the first frame, decoded before the output is set up (it gives the rotation)
     total = stream.frames or None
+    cut_short: list[str] = []  # why the reading stopped at a damaged packet
 
     def frames():
         """Decoded frames in order, with the other streams' packets between them as they come in the file."""
         try:
             for packet in container.demux(stream, *copyable):
+                if packet.is_corrupt:  # the demuxer's flag for a packet cut short: nothing after it is read
+                    seconds = float((packet.pts or 0) * (packet.time_base or 0))
+                    cut_short.append(f"its {packet.stream.type} packet at {seconds:.2f} s is cut short or corrupt")
+                    return
                 if packet.stream is stream:
                     yield from packet.decode()
                 elif packet.dts is not None:
@@ -517,7 +522,7 @@ def _transcode(av, colorizer, container, stream, temporary: Path, muxer: str, cr
             for thread in threads:
                 thread.join()
     _check_complete(stream, count, reach, all(audio in copyable for audio in container.streams.audio),
-                    container)
+                    container, cut_short)
     return VideoResult(Path(), count, frame.width, frame.height, time.perf_counter() - started, film.cuts, notes)
 
 
@@ -554,14 +559,18 @@ def _tag_seconds(text: str | None) -> float | None:
         return None
 
 
-def _check_complete(stream, count: int, reach: _Reach, others_read: bool, container) -> None:
+def _check_complete(stream, count: int, reach: _Reach, others_read: bool, container, cut_short: list[str]) -> None:
     """A file cut short often decodes without an error until it ends: compare what was decoded with what the
     stream itself announces. Its frame count where the container stores one (MP4, MOV): every frame must come.
-    Else its own duration (Matroska's per-track DURATION tag), or the file's (the header's), which may include
-    longer audio: then the end of every stream's packets is compared, within a frame and a half."""
+    Then no packet may have been read short (cut_short: the demuxer flagged one corrupt; a fragmented MP4, which
+    announces neither its frames nor its whole duration, shows a cut only so). Else its own duration (Matroska's
+    per-track DURATION tag), or the file's (the header's), which may include longer audio: then the end of every
+    stream's packets is compared, within a frame and a half."""
+    if stream.frames and count < stream.frames:
+        raise VideoFileError(f"truncated video: {count} of {stream.frames} frames could be decoded")
+    if cut_short:
+        raise VideoFileError(f"truncated or damaged video: {cut_short[0]}")
     if stream.frames:
-        if count < stream.frames:
-            raise VideoFileError(f"truncated video: {count} of {stream.frames} frames could be decoded")
         return
     if reach.last_frame is None:
         return
