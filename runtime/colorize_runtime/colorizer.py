@@ -292,8 +292,8 @@ class Colorizer:
         input is never overwritten, even with force; an existing target raises OutputExistsError unless force;
         the write is atomic (a temporary file, then a rename). A file with more than max_pixels pixels is refused
         before it is decoded. quality: JPEG and WebP quality, 1-100 (None: files.DEFAULT_QUALITY); max_pixels:
-        None for files.DEFAULT_MAX_PIXELS. hints, reference and reference_strength as colorize takes them. Raises ColorizeError
-        (files.ImageFileError) with the reason."""
+        None for files.DEFAULT_MAX_PIXELS. hints, reference and reference_strength as colorize takes them. Raises
+        ColorizeError (files.ImageFileError) with the reason."""
         # imported here: Pillow is needed only by those who read files
         from colorize_runtime import files
 
