@@ -1,10 +1,11 @@
-"""Make the README's picture: the default model's automatic colour | the guided model after a few clicks (marked) |
+"""Make the README's picture: the default model's automatic colour | the guided model after three clicks (marked) |
 original.
 
 python examples/before_after.py [PHOTO] [-o docs/before_after.jpg]   (needs only the runtime installed)
 
-The clicks are CLICKS below (for the bundled sample: the sky on both sides of the flower and the two leaves, in
-colours a person would pick, not read off the original); the middle panel is `colorize-run --hint X,Y,COLOR ...` with them.
+The clicks are CLICKS below, where a person clicks (for the bundled sample: the sky, a petal and a leaf, one click
+on each thing whose colour matters, in colours a person would pick, not read off the original); the middle panel is
+`colorize-run --hint X,Y,COLOR ...` with them.
 """
 import argparse
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 from colorize_runtime import Colorizer
 
 HERE = Path(__file__).resolve().parent
-CLICKS = [(420, 50, "#6e9cf0"), (60, 60, "#6e9cf0"), (115, 280, "#4e9a32"), (140, 150, "#4e9a32")]  # x, y, colour
+CLICKS = [(418, 78, "#5b8def"), (278, 118, "#f5b800"), (122, 278, "#4e9a32")]  # x, y, colour
 
 
 def mark(image: np.ndarray, clicks) -> np.ndarray:

@@ -70,17 +70,19 @@ def test_hint_plane_maps_photo_pixels_to_the_working_resolution():
     assert np.allclose(plane[0][plane[2] == 1], guided.colour_ab("red")[0] / colour.AB_SCALE)
 
 
-def test_modes_of_a_two_colour_distribution():
+def test_the_palette_is_distinct_colours_most_likely_first():
     cells = np.stack(np.meshgrid(np.arange(-50, 60, 10), np.arange(-50, 60, 10), indexing="ij"), -1).reshape(-1, 2)
     probabilities = np.zeros(len(cells))
-    probabilities[np.all(cells == (40, 40), axis=1)] = 0.6
+    probabilities[np.all(cells == (40, 40), axis=1)] = 0.5
     probabilities[np.all(cells == (-30, -20), axis=1)] = 0.3
-    probabilities[np.all(cells == (-30, -10), axis=1)] = 0.1
-    modes = guided.distribution_modes(probabilities, cells.astype(np.float32))
-    assert len(modes) == 2
-    (first_ab, first_share), (second_ab, second_share) = modes
-    assert np.allclose(first_ab, (40, 40)) and first_share == pytest.approx(0.6)
-    assert np.allclose(second_ab, (-30, -17.5)) and second_share == pytest.approx(0.4)
+    probabilities[np.all(cells == (-30, -10), axis=1)] = 0.1  # 10 units from the one before: the same colour
+    probabilities[np.all(cells == (0, 0), axis=1)] = 0.1
+    colours = guided.palette(probabilities, cells.astype(np.float32))
+    assert [ab for ab, _ in colours[:3]] == [(40, 40), (-30, -20), (0, 0)]
+    assert [share for _, share in colours[:3]] == pytest.approx([0.5, 0.4, 0.1])
+    abs_ = np.array([ab for ab, _ in colours])
+    gaps = np.hypot(*(abs_[:, None] - abs_[None]).transpose(2, 0, 1))[~np.eye(len(abs_), dtype=bool)]
+    assert len(colours) <= guided.SUGGESTIONS and gaps.min() >= guided.SUGGESTION_SPACING
 
 
 def test_without_hints_the_guided_model_is_the_default_one(guided_colorizer):
@@ -105,6 +107,54 @@ def test_a_hint_colours_the_region_around_it(guided_colorizer, color):
     assert np.abs(lightness - colour.lightness(gray)).mean() < 1.5  # the photo's own lightness is kept
 
 
+def test_a_pin_on_a_small_object_leaves_the_rest_of_the_photo_alone(guided_colorizer):
+    """A red shutter pinned on a gray wall: the shutter turns red, the wall keeps its automatic colour."""
+    gray = np.full((240, 360), 150, np.uint8)
+    gray[100:140, 60:90] = 90  # the shutter: darker than the wall, with an edge all round
+    automatic = guided_colorizer.colorize(gray)
+    pinned = guided_colorizer.colorize(gray, hints=[(75, 120, "#c0392b")])
+    assert np.linalg.norm(ab_at(pinned, 75, 120) - pinned_ab("#c0392b", 90)) < 5
+    assert np.linalg.norm(ab_at(pinned, 65, 105) - pinned_ab("#c0392b", 90)) < 10  # the whole shutter
+    wall = np.ones(gray.shape, bool)
+    wall[90:150, 50:100] = False
+    change = np.hypot(*(colour.bgr_to_lab(pinned)[..., 1:] - colour.bgr_to_lab(automatic)[..., 1:])
+                      .transpose(2, 0, 1))
+    shutter = change[100:140, 60:90].mean()
+    assert shutter > 40 and change[wall].mean() < 0.05 * shutter  # the automatic wall of this flat photo is green
+
+
+def test_pins_that_match_the_automatic_colours_change_nothing(guided_colorizer):
+    gray = cv2.imread(str(SAMPLE_PHOTO), cv2.IMREAD_GRAYSCALE)
+    automatic = guided_colorizer.colorize(gray)
+    plane = guided_colorizer.working_lightness(gray)
+    ab = guided_colorizer.colour_of_lightness(plane)
+    from colorize_runtime import pins
+    seeds = [(20, 30), (60, 100)]
+    same = pins.pinned_colour(plane, ab, ab, [(row, column, tuple(ab[row, column])) for row, column in seeds])
+    assert np.abs(same - ab).max() < 1e-4
+    assert np.array_equal(guided_colorizer.colorize(gray, hints=[]), automatic)
+
+
+def test_pins_far_from_every_pixel_give_finite_colours():
+    """Reaches that underflow to 0 for every pin (far away, across strong edges) leave the automatic colour."""
+    from colorize_runtime import pins
+    lightness = np.tile(np.where(np.arange(120) % 2, 5.0, 95.0), (80, 1))  # an edge at every column
+    automatic = np.zeros((80, 120, 2), np.float32)
+    ab = pins.pinned_colour(lightness, automatic, automatic + 5, [(0, 0, (60.0, 0.0)), (79, 1, (0.0, -60.0))])
+    assert np.isfinite(ab).all()
+    assert np.allclose(ab[:, 60:], 0, atol=1e-3) and np.allclose(ab[0, 0], (60, 0))
+
+
+def test_geodesic_distances_stop_at_edges():
+    from colorize_runtime import pins
+    lightness = np.full((40, 60), 50.0)
+    lightness[:, 30:] = 80.0  # an edge down the middle
+    distances = pins.geodesic_distances(lightness, np.zeros((40, 60, 2)), [(20, 10)])[0]
+    assert distances[20, 10] == 0 and distances[20, 29] == pytest.approx(19)
+    assert distances[20, 30] == pytest.approx(20 + pins.EDGE_COST_L * 30)
+    assert distances[0, 0] == pytest.approx(30)  # 20 up and 10 left
+
+
 def test_hints_on_a_large_photo_reach_every_window(guided_colorizer):
     gray = cv2.cvtColor(photo_like(700, 1500, seed=3), cv2.COLOR_BGR2GRAY)
     guided_colorizer_full = Colorizer("guided", threads=2, size=None)  # native resolution: many windows
@@ -125,6 +175,22 @@ def test_reference_photo_moves_the_colours_towards_its_own(guided_colorizer):
     assert mean_b["blue"] < mean_b["red"]
     reference = guided_colorizer.reference(SAMPLE_PHOTO)  # a path, read once, reused
     assert guided_colorizer.colorize(gray, reference=reference).shape == photo.shape
+
+
+def test_the_reference_strength_sets_how_far_its_colours_go(guided_colorizer):
+    photo = cv2.imread(str(SAMPLE_PHOTO))
+    gray = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
+    blue = np.zeros_like(photo)
+    blue[:] = (200, 90, 30)
+    mean_b = [colour.bgr_to_lab(guided_colorizer.colorize(gray, reference=blue, reference_strength=strength))
+              [..., 2].mean() for strength in (0, 0.5, 1, 2)]
+    assert mean_b[0] > mean_b[1] > mean_b[2] > mean_b[3]
+    assert mean_b[2] < mean_b[0] - 5  # at the default a person sees it
+    assert np.array_equal(guided_colorizer.colorize(gray, reference=blue, reference_strength=0),
+                          guided_colorizer.colorize(gray))
+    for bad in (-0.1, 3.5, "strong", None):
+        with pytest.raises(ColorizeError, match="reference strength"):
+            guided_colorizer.colorize(gray, reference=blue, reference_strength=bad)
 
 
 def test_bad_hints_and_references_are_errors(guided_colorizer, tmp_path):
@@ -152,6 +218,9 @@ def test_suggested_colours_follow_a_pin(guided_colorizer):
     assert all(s.hex.startswith("#") and len(s.hex) == 7 for s in suggestions)
     assert sum(s.probability for s in suggestions) <= 1 + 1e-6
     assert [s.probability for s in suggestions] == sorted((s.probability for s in suggestions), reverse=True)
+    assert len(suggestions) >= 3
+    abs_ = np.array([s.ab for s in suggestions])
+    assert min(np.hypot(*(a - b)) for i, a in enumerate(abs_) for b in abs_[i + 1:]) >= 10  # distinct
     pinned = guided_colorizer.suggest(gray, 100, 100, hints=[(100, 100, "#2060e0")])
     assert np.linalg.norm(np.array(pinned[0].ab) - guided.colour_ab("#2060e0")) < 25
     with pytest.raises(ColorizeError, match="outside"):

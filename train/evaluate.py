@@ -200,6 +200,13 @@ def _size(text: str) -> int | None:
     return None if text == "full" else int(text)
 
 
+def _clicks(text: str) -> int:
+    kind, _, count = text.partition(":")
+    if kind != "person" or not count.isdigit() or int(count) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not person:N (N clicks, 1 or more)")
+    return int(count)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -220,6 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
     guidance = parser.add_argument_group("guided colour (the guided model: --model models/colorize_guided.onnx)")
     guidance.add_argument("--hints", type=int, default=0, metavar="N",
                           help="N points per photo simulated from the truth (seeded), given as hints")
+    guidance.add_argument("--clicks", type=_clicks, default=None, metavar="person:N",
+                          help="N clicks where a person clicks (person_clicks: the centres of the N largest regions "
+                               "of one strong colour), given as hints")
+    guidance.add_argument("--reference-strength", type=float, default=1.0, metavar="S",
+                          help="the reference strength (colorize-run --reference-strength; default 1)")
+    guidance.add_argument("--suggestions", action="store_true",
+                          help="also score the suggested colours: at two seeded points of each photo where the "
+                               "truth's chroma is above 20, whether the truth is within 15 ab units of one of the "
+                               "first five")
     guidance.add_argument("--reference", choices=("own", "folder"), default=None,
                           help="own: the photo itself as the reference photo; folder: another photo of its source "
                                "folder (seeded)")
@@ -236,7 +252,8 @@ def run_config(args: argparse.Namespace, colorizer: Colorizer, options: dict) ->
         "model": str(args.model or "shipped model"),
         "model_sha256": hashlib.sha256(colorizer.model_path.read_bytes()).hexdigest(),
         "training_step": colorizer.metadata.get("training_step"), "runtime_version": __version__,
-        "limit": args.limit, "hints": args.hints, "reference": args.reference, "seed": args.seed,
+        "limit": args.limit, "hints": args.hints, "clicks": args.clicks, "reference": args.reference,
+        "reference_strength": args.reference_strength, "seed": args.seed,
         "gray_input": "cv2.cvtColor(original, COLOR_BGR2GRAY), 1 channel",
         "runtime_options_given": options,
         "runtime": {"stride": colorizer.stride, "size": colorizer.size, "blend": colorizer.blend,
@@ -318,6 +335,25 @@ def person_clicks(truth: np.ndarray, count: int) -> list[guided.Hint]:
     return clicks
 
 
+SUGGESTION_POINTS, SUGGESTION_CHROMA, SUGGESTION_RADIUS, SUGGESTIONS_SCORED = 2, 20.0, 15.0, 5
+
+
+def score_suggestions(colorizer: Colorizer, gray: np.ndarray, truth_lab: np.ndarray, rng: np.random.Generator
+                      ) -> list[dict]:
+    """At SUGGESTION_POINTS seeded points where the truth's chroma is above SUGGESTION_CHROMA: how many colours
+    the guided model suggests, and whether the truth is within SUGGESTION_RADIUS ab units of one of the first
+    SUGGESTIONS_SCORED."""
+    rows, columns = np.nonzero(np.hypot(truth_lab[..., 1], truth_lab[..., 2]) > SUGGESTION_CHROMA)
+    scored = []
+    for index in rng.integers(0, len(rows), SUGGESTION_POINTS) if len(rows) else []:
+        row, column = int(rows[index]), int(columns[index])
+        suggestions = colorizer.suggest(gray, column, row)
+        distances = [float(np.hypot(*(np.array(s.ab) - truth_lab[row, column, 1:]))) for s in suggestions]
+        scored.append({"x": column, "y": row, "count": len(suggestions),
+                       "hit": any(d <= SUGGESTION_RADIUS for d in distances[:SUGGESTIONS_SCORED])})
+    return scored
+
+
 def folder_reference(path: Path, data: Path, all_paths: list[Path], seed: int) -> Path | None:
     """Another photo of the same source folder, chosen by a seeded rule (None when the folder has no other)."""
     others = [p for p in all_paths if p != path and source_folder(p, data) == source_folder(path, data)]
@@ -335,6 +371,8 @@ def evaluate_photo(colorizer: Colorizer, path: Path, data: Path, guidance: dict 
     if guidance.get("hints"):
         hints = simulated_hints(colorizer, truth, gray, guidance["hints"],
                                 photo_rng(path, data, guidance["seed"], f"hints{guidance['hints']}"))
+    elif guidance.get("clicks"):
+        hints = person_clicks(truth, guidance["clicks"])
     if guidance.get("reference") == "own":
         reference = colorizer.reference(truth)
     elif guidance.get("reference") == "folder":
@@ -343,7 +381,8 @@ def evaluate_photo(colorizer: Colorizer, path: Path, data: Path, guidance: dict 
             raise SkipPhoto("no other photo in its folder to use as a reference")
         reference = colorizer.reference(other)
     tick = time.perf_counter()
-    ours = colorizer.colorize(gray, hints=hints or None, reference=reference)
+    ours = colorizer.colorize(gray, hints=hints or None, reference=reference,
+                              reference_strength=guidance.get("reference_strength", 1.0))
     seconds = time.perf_counter() - tick
     gray_bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     (ours_scores, ours_counts), (floor_scores, floor_counts) = (score(x, truth, truth_lab) for x in (ours, gray_bgr))
@@ -353,6 +392,14 @@ def evaluate_photo(colorizer: Colorizer, path: Path, data: Path, guidance: dict 
         "ours": ours_scores, "floor": floor_scores,
         "truth": {"colourfulness": colourfulness(truth), "chroma": mean_chroma(truth_lab)},
     }
+    if hints or reference is not None:  # the gain over the automatic colours, what the guidance brought
+        automatic = colorizer.colorize(gray)
+        record["gain_over_automatic_db"] = ours_scores["psnr"] - float(
+            peak_signal_noise_ratio(truth, automatic, data_range=255))
+        record["hint_count"] = len(hints)
+    if guidance.get("suggestions"):
+        record["suggestions"] = score_suggestions(colorizer, gray, truth_lab,
+                                                  photo_rng(path, data, guidance["seed"], "suggestions"))
     if hints:
         ours_lab = colour.bgr_to_lab(ours)
         record["hint_ab_errors"] = [round(float(np.hypot(*(ours_lab[int(h.y), int(h.x), 1:] - h.ab))), 2)
@@ -394,6 +441,14 @@ def evaluate_set(colorizer: Colorizer, data: Path, paths: list[Path], out: Path,
     hint_errors = [error for r in records for error in r.get("hint_ab_errors", [])]
     if hint_errors:
         report["overall"]["hint_ab_error_median"] = float(np.median(hint_errors))
+    gains = np.array([r["gain_over_automatic_db"] for r in records if "gain_over_automatic_db" in r])
+    if len(gains):
+        report["overall"]["gain_over_automatic_db"] = float(gains.mean())
+        report["overall"]["share_losing_over_half_db"] = float((gains < -0.5).mean())
+    points = [point for r in records for point in r.get("suggestions", [])]
+    if points:
+        report["overall"]["suggestion_hits"] = float(np.mean([p["hit"] for p in points]))
+        report["overall"]["suggestions_per_point"] = float(np.mean([p["count"] for p in points]))
     out.mkdir(parents=True, exist_ok=True)
     json_path, grid_path = out / f"evaluation{suffix}.json", out / f"evaluation_grid{suffix}.png"
     json_path.write_text(json.dumps(report, indent=1) + "\n")
@@ -404,6 +459,13 @@ def evaluate_set(colorizer: Colorizer, data: Path, paths: list[Path], out: Path,
     if hint_errors:
         print(f"ab distance output - hint at the {len(hint_errors)} hint points: median "
               f"{report['overall']['hint_ab_error_median']:.2f}")
+    if len(gains):
+        print(f"over the automatic colours: {gains.mean():+.2f} dB a photo; {100 * (gains < -0.5).mean():.1f} % of "
+              f"the {len(gains)} photos lose more than 0.5 dB")
+    if points:
+        print(f"suggestions: {report['overall']['suggestions_per_point']:.2f} a point; the truth within "
+              f"{SUGGESTION_RADIUS:g} ab units of one of the first {SUGGESTIONS_SCORED} at "
+              f"{100 * report['overall']['suggestion_hits']:.1f} % of {len(points)} points")
     print(f"{len(records)} photos in {report['config']['seconds_total']} s "
           f"({report['config']['seconds_colourising']} s colourising); wrote {json_path} and {grid_path}")
     return 0
@@ -426,13 +488,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.hints < 0:
         print("evaluate: --hints must be 0 or more", file=sys.stderr)
         return 2
-    if (args.hints or args.reference) and not colorizer.guided:
+    if (args.hints or args.clicks or args.reference or args.suggestions) and not colorizer.guided:
         print(f"evaluate: {colorizer.model_path.name} takes no hints or reference: use the guided model "
               "(--model models/colorize_guided.onnx)", file=sys.stderr)
         return 2
     for data, all_paths in photo_sets:
         suffix = f"_{data.resolve().name}" if len(photo_sets) > 1 else ""
-        guidance = {"hints": args.hints, "reference": args.reference, "seed": args.seed, "all_paths": all_paths}
+        guidance = {"hints": args.hints, "clicks": args.clicks, "reference": args.reference,
+                    "reference_strength": args.reference_strength, "suggestions": args.suggestions,
+                    "seed": args.seed, "all_paths": all_paths}
         code = evaluate_set(colorizer, data, evenly_spaced(all_paths, args.limit), args.out, suffix, config,
                             guidance)
         if code:

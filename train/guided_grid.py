@@ -1,9 +1,10 @@
-"""A grid of guided colour on real photos: gray | automatic | 3 hints | a same-folder reference | original.
+"""A grid of guided colour on real photos: gray | automatic | 3 person clicks | its own colours as reference | original.
 
 python -m train.guided_grid --data ../shared/data/photos/val-foreign --out models/guided_grid_val-foreign.png
 
-One photo per source folder (the first, as train.evaluate's grid), through the runtime's guided model; the hints
-are train.evaluate's simulated clicks (seeded), drawn as rings of their colour on the 3-hint panel.
+One photo per source folder (the first, as train.evaluate's grid), through the runtime's guided model at its
+defaults; the clicks are where a person clicks (train.evaluate.person_clicks: the centres of the largest regions of
+one strong colour, pinned with the truth there), drawn as rings of their colour on the clicks panel.
 """
 from __future__ import annotations
 
@@ -15,10 +16,9 @@ import numpy as np
 
 from colorize_runtime import Colorizer
 from train.data import find_photos
-from train.evaluate import (SkipPhoto, folder_reference, photo_rng, read_truth, simulated_hints, source_folder,
-                            thumbnail, write_grid)
+from train.evaluate import SkipPhoto, person_clicks, read_truth, source_folder, thumbnail, write_grid
 
-TITLES = ("gray input", "automatic", "3 hints", "reference (another photo of its folder)", "original")
+TITLES = ("gray input", "automatic", "3 person clicks", "its own colours as reference", "original")
 
 
 def mark_hints(image: np.ndarray, hints) -> np.ndarray:
@@ -40,9 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--model", default="guided")
-    parser.add_argument("--hints", type=int, default=3)
+    parser.add_argument("--clicks", type=int, default=3)
     parser.add_argument("--per-folder", type=int, default=1, help="photos of each source folder")
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     colorizer = Colorizer(args.model, threads=2)
     paths = find_photos(args.data)
@@ -56,12 +55,10 @@ def main(argv: list[str] | None = None) -> None:
         except SkipPhoto:
             continue
         taken[folder] = taken.get(folder, 0) + 1
-        hints = simulated_hints(colorizer, truth, gray, args.hints,
-                                photo_rng(path, args.data, args.seed, f"hints{args.hints}"))
-        other = folder_reference(path, args.data, paths, args.seed)
+        clicks = person_clicks(truth, args.clicks)
         panels = [cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), colorizer.colorize(gray),
-                  mark_hints(colorizer.colorize(gray, hints=hints), hints),
-                  colorizer.colorize(gray, reference=colorizer.reference(other)) if other else gray, truth]
+                  mark_hints(colorizer.colorize(gray, hints=clicks or None), clicks),
+                  colorizer.colorize(gray, reference=truth), truth]
         rows.append((path.relative_to(args.data).as_posix(), [thumbnail(p) for p in panels]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_grid(rows, args.out, TITLES)

@@ -8,13 +8,14 @@ within each pin's reach, and each pin's own colour is carried over its surface:
     ab = automatic + reach x carried + network_reach x (1 - reach) x (guided - automatic)
 
 all at the working resolution. carried is the pins' residuals (a pin's colour minus the automatic colour at it),
-blended between pins by their reaches: each pin moves its surface by what it says there, so a small red shutter
+blended between pins by their reaches to the power BLEND_SHARPNESS (so that at a pin its own colour is what you
+get): each pin moves its surface by what it says there, so a small red shutter
 stays red and its wall keeps its colour. A pin's reach falls off with the geodesic distance from it, the length of
-the shortest path in which every step costs one pixel plus EDGE_COST_L per unit of lightness crossed and
+the shortest path in which every step costs STEP_COST plus EDGE_COST_L per unit of lightness crossed and
 EDGE_COST_AB per unit of the automatic colour crossed (along a uniform surface the reach goes far, across an edge of
 the photo or of the network's own colours it stops), and with the difference of lightness from the pin's own:
 reach = max over the pins of exp(-((distance / (REACH x short side))^2 + (dL / LIGHTNESS_TOLERANCE)^2) / 2).
-network_reach is the same with a width of NETWORK_REACH x sqrt(pins) (at most NETWORK_REACH_CAP) and a looser
+network_reach is the same with a width of NETWORK_REACH x the number of pins (at most NETWORK_REACH_CAP) and a looser
 NETWORK_TOLERANCE: the more pins a person places, the more the network's own reading of them is trusted beyond
 their surfaces (ten points spread over a photo tell it the photo's palette; three clicks on small things do not).
 Without pins the colour is the automatic colour exactly. Geodesic
@@ -25,13 +26,18 @@ from __future__ import annotations
 
 import numpy as np
 
-EDGE_COST_L = 2.0     # pixels of path per unit of CIELAB L crossed
-EDGE_COST_AB = 1.0    # pixels of path per unit of the automatic colour's ab crossed
+# Chosen with 3 person clicks (train.evaluate --clicks person:3) on 60 photos of val-original and val-foreign, a
+# red pin on a small dark shutter in a gray wall, and by eye (docs/experiments.md): looser settings gain up to
+# 0.3 dB more on the photos but tint the wall.
+STEP_COST = 1.0       # the path's length for a step of one pixel
+EDGE_COST_L = 2.0     # the path's length for each unit of CIELAB L crossed
+EDGE_COST_AB = 1.0    # the path's length for each unit of the automatic colour's ab crossed
 REACH = 1.0           # a pin's reach: the width of its Gaussian, as a share of the working image's short side
 LIGHTNESS_TOLERANCE = 10.0  # CIELAB L: a pin fades on surfaces whose lightness differs from its own by this
-NETWORK_REACH = 0.3   # the guided network's answer is trusted this far (share of the short side) x sqrt(pins)
+NETWORK_REACH = 0.1   # the guided network's answer is trusted this far (share of the short side) x the pins
 NETWORK_REACH_CAP = 1.0
 NETWORK_TOLERANCE = 25.0
+BLEND_SHARPNESS = 4   # the pins' residuals are blended with weights reach^4: each pin's own colour at the pin
 SCAN_ROUNDS = 2       # forward and backward raster scans: two rounds reach paths that turn back twice
 
 
@@ -55,7 +61,7 @@ def geodesic_distances(lightness: np.ndarray, automatic: np.ndarray, seeds: list
     def step_costs(axis: int) -> np.ndarray:
         jump_l = np.abs(np.diff(lightness, axis=axis))
         jump_ab = np.sqrt(np.square(np.diff(automatic, axis=axis)).sum(-1))
-        costs = 1 + EDGE_COST_L * jump_l + EDGE_COST_AB * jump_ab
+        costs = STEP_COST + EDGE_COST_L * jump_l + EDGE_COST_AB * jump_ab
         return np.concatenate([np.zeros_like(costs.take([0], axis=axis)), costs], axis=axis)
 
     across, down = step_costs(1), step_costs(0)  # across[y, x]: x - 1 -> x; down[y, x]: y - 1 -> y
@@ -96,8 +102,9 @@ def pinned_colour(lightness: np.ndarray, automatic: np.ndarray, guided: np.ndarr
     each = reaches(distances, lightness, seeds, REACH * short_side, LIGHTNESS_TOLERANCE)
     reach = each.max(axis=0)[..., None]
     residuals = np.array([np.asarray(ab, np.float32) - automatic[row, column] for row, column, ab in pins])
-    carried = np.tensordot(each, residuals.astype(np.float32), axes=(0, 0))
-    carried /= np.maximum(each.sum(axis=0), 1e-6)[..., None]
-    network_width = min(NETWORK_REACH_CAP, NETWORK_REACH * np.sqrt(len(pins))) * short_side
+    weights = (each / np.maximum(reach[..., 0], 1e-12)) ** BLEND_SHARPNESS  # the nearest pin's weight is 1
+    carried = np.tensordot(weights, residuals.astype(np.float32), axes=(0, 0))
+    carried /= np.maximum(weights.sum(axis=0), 1e-12)[..., None]
+    network_width = min(NETWORK_REACH_CAP, NETWORK_REACH * len(pins)) * short_side
     network_reach = reaches(distances, lightness, seeds, network_width, NETWORK_TOLERANCE).max(axis=0)[..., None]
     return automatic + reach * carried + network_reach * (1 - reach) * (guided - automatic)
