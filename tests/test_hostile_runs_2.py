@@ -132,10 +132,10 @@ def external_model(path, location: str, tail: bytes = b"") -> bytes:
 
 
 @pytest.mark.parametrize("location,tail,reason", [
-    ("/etc/passwd", bytes([0x83, 0x02, 0x84, 0x02]), "not an ONNX model that can be checked (wire type 3 in field "
-                                                     "32)"),
-    ("/etc/passwd", bytes([0x88, 0x02, 0x01]), "not an ONNX model that can be checked (field 33 of ModelProto, "
-                                               "which onnx.proto does not define)"),
+    ("/etc/passwd", bytes([0x83, 0x02, 0x84, 0x02]), "not a usable ONNX model (its external data cannot be "
+                                                     "checked: wire type 3 in field 32)"),
+    ("/etc/passwd", bytes([0x88, 0x02, 0x01]), "not a usable ONNX model (its external data cannot be checked: "
+                                               "field 33 of ModelProto, which onnx.proto does not define)"),
     ("gains\0.bin", b"", "its external data 'gains\\x00.bin' lies outside the model's folder; refusing to read it"),
 ])
 def test_a_crafted_model_cannot_skip_the_external_data_check(run, tmp_path, location, tail, reason):

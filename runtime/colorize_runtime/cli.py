@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -307,7 +308,7 @@ def _with_negative_points_joined(argv: list[str]) -> list[str]:
     that the point lies outside the photo."""
     joined: list[str] = []
     for argument in argv:
-        if joined and joined[-1] in ("--hint", "--suggest") and argument[:1] == "-" and argument[1:2] in "0123456789.":
+        if joined and joined[-1] in ("--hint", "--suggest") and re.match(r"-[0-9.]", argument):
             joined[-1] = f"{joined[-1]}={argument}"
         else:
             joined.append(argument)

@@ -124,7 +124,8 @@ def check_external_data(model_path: Path) -> None:
     try:
         locations = external_data_locations(data)
     except ValueError as error:
-        raise ColorizeError(f"{model_path}: not an ONNX model that can be checked ({error})") from None
+        raise ColorizeError(f"{model_path}: not a usable ONNX model (its external data cannot be checked: "
+                            f"{error})") from None
     folder = model_path.absolute().parent.resolve()
     for location in locations:
         place = Path(location)
