@@ -220,6 +220,11 @@ def test_sweep_decodes_one_network_pass_as_many_passes_would(classification_run,
     by_size = {r["size"]: r for r in json.loads(sizes.read_text())[val]}
     assert by_size[160] == rows[(1.0, 1.0, 1)]  # the runtime's default working resolution
     assert by_size[32]["psnr_gain_db"] != by_size[160]["psnr_gain_db"]
+    neutral = tmp_path / "neutral.json"  # a prior for gray: less colour where the network hesitates
+    assert sweep.main([str(checkpoint), "--data", val, "--temperatures", "1", "--calibrations", "0",
+                       "--neutrals", "0,3", "--json", str(neutral)]) == 0
+    by_prior = {r["neutral"]: r for r in json.loads(neutral.read_text())[val]}
+    assert by_prior[3.0]["chroma_ratio"] < by_prior[0.0]["chroma_ratio"]
 
 
 def test_the_shipped_models_are_picked_by_name():

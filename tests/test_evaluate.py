@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from colorize_runtime.colorizer import DEFAULT_SIZE
+from colorize_runtime.colorizer import DEFAULT_SIZE, shipped_model_path
 from tests.conftest import photo_like
 from train import ceiling, plot
 from train.evaluate import add_rebalanced_auc, auc_percent, colourfulness, error_counts, main
@@ -87,7 +87,9 @@ def test_run_writes_finite_numbers_for_every_photo_folder_and_the_floor(evaluati
         for side in ("ours", "floor"):
             assert {"psnr", "ssim", "ab_rmse", "auc", "rebalanced_auc", "colourfulness", "colourfulness_gap",
                     "chroma_ratio"} <= set(summary[side])
-            assert all(math.isfinite(value) for value in summary[side].values())
+            # the cast is NaN only where no pixel of the truth is neutral (nothing to measure it on)
+            assert all(math.isfinite(value) for key, value in summary[side].items() if key != "cast")
+            assert "cast" in summary[side]
     overall = report["overall"]
     assert overall["floor"]["chroma_ratio"] < 0.01 and overall["floor"]["chroma_ratio_of_means"] < 0.01
     assert overall["floor"]["colourfulness"] == 0
@@ -187,3 +189,31 @@ def test_plot_draws_a_resumed_log_once_per_step(tmp_path, capsys):
     log.write_text("not json\n")
     assert plot.main([str(log), "-o", str(tmp_path / "other.png")]) == 2
     assert "not a training log" in capsys.readouterr().err
+
+
+def test_person_clicks_sit_inside_the_largest_regions_of_one_strong_colour():
+    from train.evaluate import person_clicks
+    photo = np.full((200, 300, 3), 128, np.uint8)
+    photo[20:120, 20:200] = (40, 40, 200)  # a large red region
+    photo[150:190, 240:290] = (200, 80, 30)  # a smaller blue one
+    photo[10:14, 280:284] = (30, 200, 30)  # a green speck, removed by the opening
+    clicks = person_clicks(photo, 3)
+    assert len(clicks) == 2
+    (first, second) = clicks
+    assert 20 <= first.y < 120 and 20 <= first.x < 200 and first.ab[0] > 40  # red first: the largest
+    assert 150 <= second.y < 190 and 240 <= second.x < 290 and second.ab[1] < -30
+
+
+def test_clicks_and_suggestions_are_scored_against_the_automatic_colours(photo_tree, tmp_path):
+    guided = str(shipped_model_path("guided"))
+    code = main(["--model", guided, "--data", str(photo_tree), "--out", str(tmp_path), "--clicks", "person:2",
+                 "--suggestions", "--limit", "2"])
+    report = json.loads((tmp_path / "evaluation.json").read_text())
+    assert code == 0 and report["config"]["clicks"] == 2
+    clicked = [r for r in report["per_photo"] if "gain_over_automatic_db" in r]
+    assert clicked and all(1 <= r["hint_count"] <= 2 for r in clicked)
+    assert math.isfinite(report["overall"]["gain_over_automatic_db"])
+    assert 0 <= report["overall"]["share_losing_over_half_db"] <= 1
+    assert report["overall"]["suggestions_per_point"] >= 3 and 0 <= report["overall"]["suggestion_hits"] <= 1
+    with pytest.raises(SystemExit):  # argparse: not person:N
+        main(["--model", guided, "--data", str(photo_tree), "--out", str(tmp_path), "--clicks", "robot:2"])

@@ -141,10 +141,16 @@ def source_folder(path: Path, data: Path) -> str:
     return parts[0] if len(parts) > 1 else "."
 
 
+def _mean_of_known(values: list[float]) -> float:
+    """The mean of the values that are not NaN (a photo without neutral pixels has no cast), NaN if none is."""
+    known = [value for value in values if not np.isnan(value)]
+    return float(np.mean(known)) if known else float("nan")
+
+
 def mean_scores(records: list[dict]) -> dict:
     """Means over photos, and the chroma and colourfulness ratios of the means: unlike the mean of per-photo
     ratios, they are not inflated by a few photos whose truth has almost no colour."""
-    summary = {side: {key: float(np.nanmean([r[side].get(key, np.nan) for r in records])) for key in records[0][side]}
+    summary = {side: {key: _mean_of_known([r[side].get(key, np.nan) for r in records]) for key in records[0][side]}
                for side in ("ours", "floor", "truth")}
     for side in ("ours", "floor"):
         summary[side]["chroma_ratio_of_means"] = summary[side]["chroma"] / summary["truth"]["chroma"]

@@ -82,7 +82,8 @@ def recover(onnx_path: Path, data: str, size: int = 160) -> tuple[Colorizer, dic
         model.ab_bins.copy_(ab_bins)
         model.class_weights.copy_(class_weights)
     decoded = DecodedColorizer(model, head.get("temperature", 1.0), head.get("calibration", 0.0),
-                               head.get("pool", 1), head.get("confidence", 0.0))
+                               head.get("pool", 1), head.get("confidence", 0.0), head.get("neutral", 0.0),
+                               head.get("gain", 1.0))
     pairs = _conv_to_batchnorm(model)
     modules = dict(model.named_modules())
     with torch.no_grad():
@@ -136,7 +137,8 @@ def recover_guided(onnx_path: Path, base_checkpoint: str) -> tuple[GuidedColoriz
     model.load_state_dict({name: weights[name] for name in model.branches()}, strict=False)
     head = meta["head"]  # how the file decodes (the default file's decoding)
     decoded = DecodedGuidedColorizer(model, head["temperature"], head["calibration"], head["pool"],
-                                     head.get("confidence", 0.0)).eval()
+                                     head.get("confidence", 0.0), head.get("neutral", 0.0),
+                                     head.get("gain", 1.0)).eval()
     rng = np.random.default_rng(0)
     lightness = rng.uniform(-1, 1, (2, 1, WINDOW, WINDOW)).astype(np.float32)
     target = rng.uniform(-0.5, 0.5, (2, WINDOW, WINDOW)).astype(np.float32)

@@ -38,13 +38,15 @@ class RecordingNetwork:
     current (temperature, calibration, pool)."""
 
     def __init__(self, network: Network) -> None:
-        self.network, self.logits, self.replay, self.decoding = network, [], None, (1.0, 0.0, 1, 0.0)
+        self.network, self.logits, self.replay, self.decoding = network, [], None, (1.0, 0.0, 1, 0.0, 0.0, 1.0)
 
     def start_photo(self) -> None:
         self.logits, self.replay = [], None
 
-    def start_pass(self, temperature: float, calibration: float, pool: int = 1, confidence: float = 0.0) -> None:
-        self.decoding, self.replay = (temperature, calibration, pool, confidence), (None if not self.logits else 0)
+    def start_pass(self, temperature: float, calibration: float, pool: int = 1, confidence: float = 0.0,
+                   neutral: float = 0.0, gain: float = 1.0) -> None:
+        self.decoding = (temperature, calibration, pool, confidence, neutral, gain)
+        self.replay = None if not self.logits else 0
 
     @torch.no_grad()
     def run(self, _outputs, feed: dict) -> list[np.ndarray]:
@@ -97,7 +99,7 @@ def score_variants(data: Path, paths: list[Path], variants: Callable[[np.ndarray
 
 
 def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, paths: list[Path],
-                 settings: list[tuple[float, float, int, float]]) -> list[dict]:
+                 settings: list[tuple[float, float, int, float, float, float]]) -> list[dict]:
     def decodings(gray: np.ndarray, _truth_lab: np.ndarray):
         network.start_photo()
         for setting in settings:
@@ -105,19 +107,22 @@ def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, pa
             yield setting, colorizer.colorize(gray)
 
     summaries = score_variants(data, paths, decodings)
-    return [{"size": colorizer.size, "temperature": t, "calibration": c, "pool": pool, "confidence": confidence}
-            | summaries[(t, c, pool, confidence)] for t, c, pool, confidence in settings]
+    return [{"size": colorizer.size, "temperature": t, "calibration": c, "pool": pool, "confidence": confidence,
+             "neutral": neutral, "gain": gain} | summaries[(t, c, pool, confidence, neutral, gain)]
+            for t, c, pool, confidence, neutral, gain in settings]
 
 
 def format_rows(rows: list[dict]) -> str:
-    lines = ["size     T     c  pool  conf  photos  PSNR-gray  chroma  pooled  CF/true    AuC  AuC-rb  garish%  worst%  "
-             "highest folder chroma", "-" * 126]
+    lines = ["size     T     c  pool  conf  neutr  gain  photos  PSNR-gray  chroma  pooled  CF/true    AuC  AuC-rb  garish%  "
+             "worst%   cast  "
+             "highest folder chroma", "-" * 145]
     lines += [f"{r['size']:4d} {r['temperature']:5.2f} {r['calibration']:5.2f} {r['pool']:5d} "
-              f"{r.get('confidence', 0.0):5.2f} {r['photos']:7d} "
+              f"{r.get('confidence', 0.0):5.2f} {r.get('neutral', 0.0):6.2f} {r.get('gain', 1.0):5.2f} "
+              f"{r['photos']:7d} "
               f"{r['psnr_gain_db']:+10.2f} "
               f"{r['chroma_ratio']:7.3f} {r['chroma_ratio_pooled']:7.3f} {r['colourfulness_ratio']:8.3f} "
-              f"{r['auc']:6.2f} {r['rebalanced_auc']:7.2f} {r['garish']:8.2f} {r['most_garish_photo']:7.1f}  "
-              f"{r['worst_folder_chroma_ratio']:.3f} "
+              f"{r['auc']:6.2f} {r['rebalanced_auc']:7.2f} {r['garish']:8.2f} {r['most_garish_photo']:7.1f} "
+              f"{r['cast']:6.2f}  {r['worst_folder_chroma_ratio']:.3f} "
               f"({r['worst_folder']})" for r in rows]
     return "\n".join(lines)
 
@@ -141,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="decode's pool values to try (the head at 1/(2 pool) size), e.g. 1,2 (default: 1)")
     parser.add_argument("--confidences", type=_floats, default=[0.0],
                         help="decode's confidence values to try (0: off; model.Colorizer.decode), e.g. 0,0.2,0.4")
+    parser.add_argument("--neutrals", type=_floats, default=[0.0],
+                        help="decode's neutral prior values to try (0: off), e.g. 0,1,1.5,2")
+    parser.add_argument("--gains", type=_floats, default=[1.0], help="decode's gain values to try, e.g. 1,1.2,1.3")
     parser.add_argument("--sizes", type=_ints, default=None,
                         help="working resolutions (the runtime's --size) to try, e.g. 160,224 (default: the runtime's)")
     parser.add_argument("--limit", type=int, default=None, help="N photos of each folder, spread evenly")
@@ -158,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     recording = RecordingNetwork(network.eval())
     colorizer = Colorizer("vivid", threads=args.threads)  # the runtime's defaults and contract; its network replaced
     colorizer.session = recording
-    settings = list(itertools.product(args.temperatures, args.calibrations, args.pools, args.confidences))
+    settings = list(itertools.product(args.temperatures, args.calibrations, args.pools, args.confidences,
+                                      args.neutrals, args.gains))
     results = {}
     for data in args.data:
         paths, rows = evenly_spaced(find_photos(data), args.limit), []
