@@ -2,7 +2,8 @@
 // default model's, natural, so the automatic view is `colorize-run PHOTO`'s) with
 // onnxruntime-web's WASM backend once per photo, show it before | after, apply the saturation slider to the
 // network's colours (lab.mjs, no second run), save PNG or JPEG. Nothing leaves the browser. Pins and a reference
-// photo switch the colouring to the guided file (guided.js).
+// photo steer from that automatic view with the guided file (guided.js); without them the page shows the
+// automatic view again, as it was.
 // docs/EMBEDDING.md describes the file's inputs and outputs and this page's limits.
 import { Guide } from "./guided.js";
 import { saturate } from "./lab.mjs";
@@ -119,21 +120,32 @@ async function runNetwork({ width, height, rgb, alpha }) {
   return { image, seconds };
 }
 
+/** The automatic view (the network's colours of the photo) at saturation. */
+function automaticView(saturation) {
+  const { image } = automatic;
+  if (saturation === 1) return image;
+  const shown = new ImageData(image.width, image.height);
+  saturate(image.data, shown.data, saturation);
+  return shown;
+}
+
 async function colour(saturation) {
+  // the automatic view first, always: pins and a reference steer from it, and "compare" shows it
+  if (automatic?.photo !== photo) automatic = { photo, ...await runNetwork(photo) };
   if (guide.steering) { // pins or a reference: the guided file, its pipeline in guided.js
     await guide.colour(saturation);
     colouredFor = saturation;
     return;
   }
-  if (automatic?.photo !== photo) automatic = { photo, ...await runNetwork(photo) };
-  const { image, seconds } = automatic;
-  const shown = saturation === 1 ? image : new ImageData(image.width, image.height);
-  if (shown !== image) saturate(image.data, shown.data, saturation);
-  paint($("colour"), shown);
+  const version = guide.version;
+  paint($("colour"), automaticView(saturation));
   colouredFor = saturation;
+  const { image, seconds } = automatic;
   document.body.dataset.seconds = seconds.toFixed(3);
+  guide.shown(version);
   show("done", `Coloured ${image.width} × ${image.height} in ${seconds.toFixed(2)} s on ` +
     `${ort.env.wasm.numThreads} thread(s), saturation ${saturation.toFixed(2)}.`);
+  guide.prefetch();
 }
 
 /** Runs colour() for the photo and the slider's saturation, again if either changed during a run. */
@@ -187,7 +199,8 @@ function download(type, extension) {
 }
 
 const guide = new Guide({ get ort() { return ort; }, url: GUIDED_URL, canvas: $("colour"), show, decode,
-  rerun: update });
+  rerun: update,
+  automaticView: () => (automatic?.photo === photo ? automaticView(Number($("saturation").value)) : null) });
 $("file").addEventListener("change", (event) => open(event.target.files[0]));
 $("drop").addEventListener("dragover", (event) => { event.preventDefault(); $("drop").classList.add("over"); });
 $("drop").addEventListener("dragleave", () => $("drop").classList.remove("over"));

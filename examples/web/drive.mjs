@@ -11,12 +11,13 @@
 //
 // --early picks the photo while the model is still loading (its download is held back until the photo is in).
 // STEERING: pins and a reference photo, as steer.mjs describes (--pin X,Y,COLOUR, --move I,X,Y, --remove I,
-// --reference FILE), done in order after the saturation and before the download.
+// --reference FILE, --strength S, --save FILE), done in order after the saturation and before the download; the
+// JSON line then also has automaticDigest, the digest of the photo as first coloured (steer.mjs's canvasDigest).
 //
 // Chromium: $CHROMIUM, else /usr/bin/chromium (Debian's package); playwright-core drives it (no browser download).
 import { readdirSync, readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
-import { steer, steeringActions } from "./steer.mjs";
+import { canvasDigest, steer, steeringActions } from "./steer.mjs";
 
 const RUN_TIMEOUT_MS = 15 * 60 * 1000;
 
@@ -72,7 +73,7 @@ async function main(argv) {
   const screenshot = option(argv, "--screenshot");
   const flag = (name) => argv.includes(name) && argv.splice(argv.indexOf(name), 1).length > 0;
   const early = flag("--early"), untilLoaded = flag("--until-loaded");
-  const actions = steeringActions(argv); // --pin, --move, --remove, --reference (steer.mjs)
+  const actions = steeringActions(argv); // --pin, --move, --remove, --reference, --strength, --save (steer.mjs)
   if (argv.length !== (untilLoaded ? 1 : 3)) {
     console.error("usage: node drive.mjs PAGE_URL PHOTO OUTPUT.png [--early] [--saturation F] [--before-after P] " +
       "[--screenshot FILE.(png|jpg)] [STEERING...]\n       node drive.mjs PAGE_URL --until-loaded");
@@ -120,6 +121,7 @@ async function main(argv) {
       await page.setInputFiles("#file", photo);
     }
     await waitForState(page, "done");
+    const automaticDigest = actions.length ? await canvasDigest(page) : undefined;
     let seconds = Number(await page.evaluate(() => document.body.dataset.seconds));
     if (saturation !== undefined) {
       await page.evaluate((value) => { // what letting go of the slider at value does
@@ -158,7 +160,7 @@ async function main(argv) {
     }));
     const rendererPeakMB = rendererPeakMegabytes();
     console.log(JSON.stringify({ seconds, ...facts, download: download.suggestedFilename(), rendererPeakMB, queued,
-      ...steered }));
+      automaticDigest, ...steered }));
     return 0;
   } finally {
     await browser.close();

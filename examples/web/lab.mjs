@@ -57,6 +57,20 @@ export function rgbToLab(r, g, b) {
 
 /** CIELAB -> sRGB, 0..255 integers (out-of-gamut colours clipped) written at out[offset..offset + 2]. */
 export function labToRgb(l, a, b, out, offset) {
+  const [x, y, z] = labToXyz(l, a, b);
+  toLevels(x, y, z, out, offset);
+}
+
+/** True when CIELAB l, a, b is an sRGB colour (linear red, green and blue within [0, 1], to 1e-9). */
+export function inGamut(l, a, b) {
+  const [x, y, z] = labToXyz(l, a, b);
+  return XYZ_TO_RGB.every(([fromX, fromY, fromZ]) => {
+    const linear = fromX * x + fromY * y + fromZ * z;
+    return linear >= -1e-9 && linear <= 1 + 1e-9;
+  });
+}
+
+function labToXyz(l, a, b) {
   let fy, y;
   if (l <= 8) {
     y = l / KAPPA;
@@ -65,16 +79,23 @@ export function labToRgb(l, a, b, out, offset) {
     fy = (l + 16) / 116;
     y = fy * fy * fy;
   }
-  toLevels(WHITE[0] * fInverse(fy + a / 500), y, WHITE[2] * fInverse(fy - b / 200), out, offset);
+  return [WHITE[0] * fInverse(fy + a / 500), y, WHITE[2] * fInverse(fy - b / 200)];
 }
 
 const fInverse = (v) => (v <= 6 / 29 ? (v - 16 / 116) / F_SLOPE : v * v * v);
 
+const XYZ_TO_RGB = [
+  [3.240479, -1.53715, -0.498535],
+  [-0.969256, 1.875991, 0.041556],
+  [0.055648, -0.204043, 1.057311],
+];
+const [[RX, RY, RZ], [GX, GY, GZ], [BX, BY, BZ]] = XYZ_TO_RGB;
+
 /** XYZ -> sRGB, 0..255 integers (clipped) written at out[offset..offset + 2]. */
 function toLevels(x, y, z, out, offset) {
-  out[offset] = level(3.240479 * x - 1.53715 * y - 0.498535 * z);
-  out[offset + 1] = level(-0.969256 * x + 1.875991 * y + 0.041556 * z);
-  out[offset + 2] = level(0.055648 * x - 0.204043 * y + 1.057311 * z);
+  out[offset] = level(RX * x + RY * y + RZ * z);
+  out[offset + 1] = level(GX * x + GY * y + GZ * z);
+  out[offset + 2] = level(BX * x + BY * y + BZ * z);
 }
 
 const [[XR, XG, XB], [YR, YG, YB], [ZR, ZG, ZB]] = RGB_TO_XYZ;

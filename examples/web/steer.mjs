@@ -6,15 +6,17 @@
 //   --move I,X,Y       drag pin I (0: the first placed) to photo pixel (X, Y)
 //   --remove I         click pin I, then "Remove pin"
 //   --reference FILE   drop a reference photo on the page's reference area
+//   --strength S       move the reference strength slider to S
+//   --save FILE        click "Download PNG" and save the photo as shown now to FILE
 //
-// Each action waits until the page has coloured the photo again. steer() returns what the page did: its pins
-// ({ x, y, hex } in photo pixels), the suggestions it offered at each --pin (with their probabilities), the
-// seconds from each action to the recoloured photo (the page's own timer, body.dataset.pinSeconds) and the page's
-// status line then (which gives the network's share).
+// Each action but --save waits until the page has coloured the photo again. steer() returns what the page did: its
+// pins ({ x, y, hex } in photo pixels), the suggestions it offered at each --pin (their a, b and probabilities), the
+// seconds from each action to the recoloured photo (the page's own timer, body.dataset.pinSeconds), the page's
+// status line then (which gives the network's share) and a digest of the photo shown (canvasDigest).
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 
-const ACTIONS = ["--pin", "--move", "--remove", "--reference"];
+const ACTIONS = ["--pin", "--move", "--remove", "--reference", "--strength", "--save"];
 const TIMEOUT_MS = 10 * 60 * 1000;
 
 /** Removes the steering actions from argv; returns them, in order, as [name, value]. */
@@ -60,7 +62,8 @@ async function pin(page, value) {
   await page.mouse.click(...await pointOf(page, Number(x), Number(y)));
   await page.waitForSelector(".guide-palette[data-state=ready]", { timeout: TIMEOUT_MS });
   const suggestions = await page.$$eval(".guide-swatch", (swatches) => swatches.map(
-    (swatch) => ({ hex: swatch.dataset.hex, probability: Number(swatch.dataset.probability) })));
+    (swatch) => ({ hex: swatch.dataset.hex, ab: swatch.dataset.ab.split(",").map(Number),
+      probability: Number(swatch.dataset.probability) })));
   const nth = colour.startsWith("#") ? null : Number(colour.slice("suggestion".length) || 0);
   if (nth >= suggestions.length) throw new Error(`--pin ${value}: the page offers ${suggestions.length} suggestion(s)`);
   const seconds = await recoloured(page, async () => {
@@ -102,12 +105,38 @@ async function reference(page, path) {
   return { seconds, status: await status(page) };
 }
 
-/** Runs the actions on the page (a photo already coloured); { pins, steps: [{ action, seconds, ... }] }. */
+async function strength(page, value) {
+  const seconds = await recoloured(page, () => page.evaluate((wanted) => {
+    const slider = document.getElementById("reference-strength");
+    slider.value = wanted;
+    slider.dispatchEvent(new Event("input", { bubbles: true }));
+  }, value));
+  return { seconds, status: await status(page) };
+}
+
+async function save(page, path) {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-png")]);
+  await download.saveAs(path);
+  return {};
+}
+
+/** SHA-256 (hex) of the coloured photo's RGBA pixels as shown: equal digests, the same photo to the bit. */
+export function canvasDigest(page) {
+  return page.evaluate(async () => {
+    const canvas = document.getElementById("colour");
+    const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+    return [...digest].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  });
+}
+
+/** Runs the actions on the page (a photo already coloured); { pins, steps: [{ action, seconds, digest, ... }] }. */
 export async function steer(page, actions) {
-  const run = { "--pin": pin, "--move": move, "--remove": remove, "--reference": reference };
+  const run = { "--pin": pin, "--move": move, "--remove": remove, "--reference": reference, "--strength": strength,
+    "--save": save };
   const steps = [];
   for (const [action, value] of actions) {
-    steps.push({ action: `${action} ${value}`, ...await run[action](page, value) });
+    steps.push({ action: `${action} ${value}`, ...await run[action](page, value), digest: await canvasDigest(page) });
   }
   const pins = JSON.parse(await page.evaluate(() => document.body.dataset.pins ?? "[]"));
   return { pins, steps };
