@@ -24,7 +24,7 @@ const MIN_SUGGESTION_SHARE = 0.005;
 const REFERENCE_TRANSFER = 0.3;
 const REFERENCE_LIGHTNESS_BINS = 10;
 const MAX_REFERENCE_STRENGTH = 3;
-// pins.py's constants (pinnedColour says what they do)
+// pins.py's constants (pinnedColour says what they do; tests/test_web_guided.py fails if they drift apart)
 const STEP_COST = 1;
 const EDGE_COST_L = 2;
 const EDGE_COST_AB = 1;
