@@ -193,6 +193,17 @@ def test_the_reference_strength_sets_how_far_its_colours_go(guided_colorizer):
             guided_colorizer.colorize(gray, reference=blue, reference_strength=bad)
 
 
+def test_a_reference_draws_no_contours_across_a_smooth_sky():
+    """The shift of each band of lightness is interpolated between the bands: along a smooth ramp of L the colour
+    moves smoothly, with no step at a band's edge."""
+    lightness = np.tile(np.linspace(0, 100, 400, dtype=np.float32), (20, 1))
+    reference = guided.Reference(np.zeros(243, np.float32),
+                                 np.stack([np.arange(10) * 8.0, -np.arange(10) * 5.0], axis=1).astype(np.float32))
+    moved = guided.transfer_reference(np.zeros((20, 400, 2), np.float32), lightness, reference, 2.0)
+    steps = np.abs(np.diff(moved[0], axis=0)).max()
+    assert moved[0, -1, 0] > moved[0, 0, 0] + 20 and steps < 0.2  # 0.6 x 8 units a band over 40 columns
+
+
 def test_bad_hints_and_references_are_errors(guided_colorizer, tmp_path):
     gray = np.full((50, 80), 128, np.uint8)
     cases = [({"hints": [(80, 10, "red")]}, "outside the 80x50 photo"),

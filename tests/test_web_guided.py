@@ -140,10 +140,10 @@ def test_the_pages_pins_are_colorize_runs_and_removing_them_returns_the_automati
 
 
 def test_the_pages_reference_and_its_strength_are_colorize_runs(steered, capsys):
-    """Within a level at 99 % of the values, not the 99.9 % within two of the parity check: the reference moves
-    each band of lightness by its own amount (guided.transfer_reference), a step at each band's edge, and the
-    page's working lightness (exact formulas, as the all-in-one file) and colorize-run's (OpenCV's area reduction
-    and float Lab conversion) differ by up to about 0.4, so a few pixels at an edge fall into the next band."""
+    """The all-in-one parity thresholds: the shift is interpolated between the bands of lightness
+    (guided.transfer_reference), so the page's working lightness (exact formulas, as the all-in-one file), which
+    differs from colorize-run's (OpenCV's area reduction and float Lab conversion) by up to about 0.4, moves a
+    colour only a little."""
     folder, facts = steered
     for strength in ("1", "0.5"):
         expected = folder / f"expected_reference_{strength}.png"
@@ -153,7 +153,7 @@ def test_the_pages_reference_and_its_strength_are_colorize_runs(steered, capsys)
         with capsys.disabled():
             print(f"\nthe page with a reference at strength {strength} vs colorize-run: {within_one:.2%} of values "
                   f"within 1 level, {within_two:.2%} within 2")
-        assert within_one >= 0.99 and within_two >= 0.995
+        assert within_one >= 0.99 and within_two >= 0.999
     assert facts["steps"][-1]["digest"] == facts["automaticDigest"]  # strength 0: the reference ignored
 
 

@@ -378,15 +378,20 @@ export function bandMeans(lightness, ab) {
 
 /** The reference's colours carried over (guided.transfer_reference), a new ab [2, h * w]: in each band of
  * lightness the photo's mean colour moves REFERENCE_TRANSFER x strength of the way to the reference's mean colour
- * in that band (referenceMeans: bandMeans of the reference), every pixel of the band by the same amount. */
+ * in that band (referenceMeans: bandMeans of the reference); each pixel by the shifts of the bands around it,
+ * interpolated linearly between the bands' centres in L (no step at a band's edge). */
 export function transferReference(ab, lightness, referenceMeans, strength) {
   const n = lightness.length, own = bandMeans(lightness, ab), moved = new Float32Array(2 * n);
   const share = Math.fround(REFERENCE_TRANSFER * strength); // float32 arithmetic, as numpy does it there
   const shift = own.map((mean, k) => Math.fround(share * Math.fround(referenceMeans[k] - mean)));
+  const scale = Math.fround(REFERENCE_LIGHTNESS_BINS / 100);
   for (let i = 0; i < n; i++) {
-    const band = lightnessBand(lightness[i]);
-    moved[i] = ab[i] + shift[2 * band];
-    moved[n + i] = ab[n + i] + shift[2 * band + 1];
+    const position = Math.min(REFERENCE_LIGHTNESS_BINS - 1,
+      Math.max(0, Math.fround(Math.fround(Math.fround(lightness[i]) * scale) - 0.5)));
+    const below = Math.min(Math.floor(position), REFERENCE_LIGHTNESS_BINS - 2);
+    const up = Math.fround(position - below), down = Math.fround(1 - up);
+    moved[i] = ab[i] + down * shift[2 * below] + up * shift[2 * below + 2];
+    moved[n + i] = ab[n + i] + down * shift[2 * below + 1] + up * shift[2 * below + 3];
   }
   return moved;
 }

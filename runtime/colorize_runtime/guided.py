@@ -323,11 +323,16 @@ def check_reference_strength(strength) -> float:
 def transfer_reference(ab: np.ndarray, lightness: np.ndarray, reference: Reference, strength: float) -> np.ndarray:
     """The reference's colours carried over (working resolution, ab (h, w, 2), L (h, w)): in each band of
     lightness the mean colour moves REFERENCE_TRANSFER x strength of the way to the reference's mean colour in
-    that band (the reference's sky to the photo's bright parts, its dark coats to the dark ones), every pixel of
-    the band by the same amount, so that the photo's own variations stay."""
+    that band (the reference's sky to the photo's bright parts, its dark coats to the dark ones). Each pixel moves
+    by the shift of the bands around it, interpolated linearly between the bands' centres in L (no step at a
+    band's edge to draw contours across a sky), so that the photo's own variations stay."""
     own = band_means(lightness, ab)
-    shift = (REFERENCE_TRANSFER * strength) * (reference.band_means - own)
-    return ab + shift[lightness_bands(lightness)]
+    shift = (np.float32(REFERENCE_TRANSFER * strength) * (reference.band_means - own)).astype(np.float32)
+    position = np.clip(np.asarray(lightness, np.float32) * np.float32(REFERENCE_LIGHTNESS_BINS / 100.0)
+                       - np.float32(0.5), 0, REFERENCE_LIGHTNESS_BINS - 1)
+    below = np.minimum(np.floor(position).astype(np.int64), REFERENCE_LIGHTNESS_BINS - 2)
+    above_share = (position - below)[..., None]
+    return ab + (1 - above_share) * shift[below] + above_share * shift[below + 1]
 
 
 def network_hints(colorizer, size: tuple[int, int], working: tuple[int, int], hints, reference
