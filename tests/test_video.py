@@ -278,7 +278,9 @@ def test_the_input_is_never_overwritten(run, tmp_path):
 
 
 def test_a_real_sigint_mid_video_leaves_no_file(pointwise_onnx, tmp_path):
-    clip = write_clip(tmp_path / "long.mp4", panned_photo(300, 96, 128), audio=False)
+    # long enough that the signal, 0.2 s into the frames, comes before the end on a fast, quiet machine (300
+    # frames with the tiny test model were done in about that time: exit 0)
+    clip = write_clip(tmp_path / "long.mp4", panned_photo(1200, 96, 128), audio=False)
     env = {**os.environ, "PYTHONPATH": f"{REPOSITORY / 'runtime'}{os.pathsep}{REPOSITORY}"}
     ignored = signal.signal(signal.SIGINT, signal.default_int_handler)  # see test_cli's SIGINT test
     try:
