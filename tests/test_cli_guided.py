@@ -143,11 +143,14 @@ def test_reference_guides_every_frame_of_a_video(run, tmp_path):
     assert code == 2 and "a video takes --reference" in err
     code, _, err = run(clip, "--model", "guided", "-o", tmp_path / "automatic.mp4")
     assert code == 0, err
+    code, _, err = run(clip, "--reference", reference, "--reference-strength", "2", "-o", tmp_path / "bluer.mp4")
+    assert code == 0, err
     mean_b = {}
-    for name in ("blue", "automatic"):
+    for name in ("blue", "bluer", "automatic"):
         with av.open(str(tmp_path / f"{name}.mp4")) as container:
             mean_b[name] = [colour.bgr_to_lab(f.to_ndarray(format="bgr24"))[..., 2].mean()
                             for f in container.decode(video=0)]
     assert len(mean_b["blue"]) == 4
     # every frame bluer (b lower) than without the reference
     assert all(ours < automatic - 1 for ours, automatic in zip(mean_b["blue"], mean_b["automatic"])), mean_b
+    assert all(twice < once - 1 for twice, once in zip(mean_b["bluer"], mean_b["blue"])), mean_b  # the strength

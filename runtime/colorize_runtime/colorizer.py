@@ -364,7 +364,7 @@ class Colorizer:
         return ab
 
     def colorize_frames(self, frames, temporal_smoothing: float | None = None, network_interval: int | None = None,
-                        reference=None, *, rgb: bool = False):
+                        reference=None, *, rgb: bool = False, reference_strength: float = 1.0):
         """Colourise a film's frames in order (an iterable of gray or colour frames, each as colorize takes it:
         arrays, BGR or RGB with rgb=True, PIL images, paths, bytes) -> an iterator of colour frames of the same
         kind, the colour smoothed over time and reset at scene cuts, the network on every network_interval-th
@@ -377,11 +377,12 @@ class Colorizer:
         except TypeError:
             raise ColorizeError(f"frames must be an iterable of frames, not {type(frames).__name__}") from None
         return video.colorize_frames(self, frames, temporal_smoothing, network_interval=network_interval,
-                                     reference=reference, rgb=rgb)
+                                     reference=reference, rgb=rgb, reference_strength=reference_strength)
 
     def colorize_video(self, source: str | Path, target: str | Path, **options):
         """Colourise a video file into target (H.264; audio and subtitles copied): video.colorize_video, whose
-        keywords it takes (force, crf, temporal_smoothing, network_interval, progress). Needs
+        keywords it takes (force, crf, temporal_smoothing, network_interval, progress, reference,
+        reference_strength). Needs
         colorize-runtime[video] (PyAV)."""
         from colorize_runtime import video
 

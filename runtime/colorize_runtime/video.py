@@ -157,15 +157,22 @@ class FrameColorizer:
     mirror pass would only repeat at twice the cost."""
 
     def __init__(self, colorizer, temporal_smoothing: float | None = None, rotation: int = 0,
-                 mirror: bool = False, interval: int | None = None, reference=None) -> None:
+                 mirror: bool = False, interval: int | None = None, reference=None,
+                 reference_strength: float = 1.0) -> None:
+        from colorize_runtime import guided
+
         strength = smoothing_strength(temporal_smoothing)
         self.interval = checked_interval(interval)
         self.colorizer = colorizer
         self.smoother = TemporalSmoother(strength) if strength or self.interval > 1 else None
         self.turns = round(rotation / 90) % 4
         self.mirror = mirror
-        # a reference photo's colours guide every frame (the guided model: guided.Reference)
-        self.global_hint = None if reference is None else colorizer.reference(reference).distribution
+        # a reference photo's colours guide every frame as they guide a photo (the guided model: guided.Reference,
+        # its distribution to the network, its colours carried over by guided.transfer_reference)
+        self.reference_strength = guided.check_reference_strength(reference_strength)
+        self.reference = None if reference is None or self.reference_strength == 0 \
+            else colorizer.reference(reference)
+        self.global_hint = None if self.reference is None else self.reference.distribution
         self.since_network = 0  # frames since the network last saw one, the current one included
 
     @property
@@ -182,6 +189,10 @@ class FrameColorizer:
             ab = smoother.carry(lightness)
         if ab is None:
             ab = self.colorizer.colour_of_lightness(lightness, mirror=self.mirror, global_hint=self.global_hint)
+            if self.reference is not None:
+                from colorize_runtime import guided
+
+                ab = guided.transfer_reference(ab, lightness, self.reference, self.reference_strength)
             if smoother is not None:
                 ab = smoother(lightness, ab, frames=self.since_network)
             self.since_network = 0
@@ -189,17 +200,17 @@ class FrameColorizer:
 
 
 def colorize_frames(colorizer, frames: Iterable, temporal_smoothing: float | None = None,
-                    mirror: bool = False, network_interval: int | None = None, reference=None, rgb: bool = False
-                    ) -> Iterator:
+                    mirror: bool = False, network_interval: int | None = None, reference=None, rgb: bool = False,
+                    reference_strength: float = 1.0) -> Iterator:
     """Colourise frames in order: gray (H, W) or BGR (H, W, 3), uint8 or uint16 -> BGR frames of the same size
     and dtype, their colour smoothed over time (strength temporal_smoothing, default DEFAULT_TEMPORAL_SMOOTHING,
     0 off) and reset at scene cuts; the network sees every network_interval-th frame (default
     DEFAULT_NETWORK_INTERVAL; 1: every frame), the others carry the colour along the motion (FrameColorizer).
     A frame may also be anything else colorize takes (inputs.accept: RGB with rgb, a PIL image, a path, bytes),
-    and comes back in the same kind. Frames are taken one at a time, so any length streams. reference: as
-    colorize_video takes it."""
+    and comes back in the same kind. Frames are taken one at a time, so any length streams. reference and
+    reference_strength: as colorize_video takes them."""
     film = FrameColorizer(colorizer, temporal_smoothing, mirror=mirror, interval=network_interval,
-                          reference=reference)
+                          reference=reference, reference_strength=reference_strength)
     for frame in frames:
         image, give_back = inputs.accept(frame, rgb)
         if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3) or image.size == 0 \
@@ -391,14 +402,14 @@ def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: 
                    crf: int = DEFAULT_CRF, temporal_smoothing: float | None = None,
                    network_interval: int | None = None,
                    progress: Callable[[int, int | None], None] | None = None,
-                   max_pixels: int | None = None, reference=None) -> VideoResult:
+                   max_pixels: int | None = None, reference=None, reference_strength: float = 1.0) -> VideoResult:
     """Colourise a video file into target (.mp4, .mov or .mkv: the muxer): H.264 at crf, the colour smoothed
     over time (temporal_smoothing: the weight of the past, default DEFAULT_TEMPORAL_SMOOTHING, 0 off), the
     network on every network_interval-th frame (default DEFAULT_NETWORK_INTERVAL), audio and subtitle streams
     copied. progress(frames done, frames in the file or None) is called after each frame. A film whose frames
     have more than max_pixels pixels (None: files.DEFAULT_MAX_PIXELS) is refused before a frame is decoded.
     reference: a colour photo (a path, a BGR array or Colorizer.reference's result) whose colours guide every
-    frame; needs the guided model.
+    frame, carried over at reference_strength (as Colorizer.colorize); needs the guided model.
 
     The rules of colorize-run: the input is never overwritten, even with force; an existing target raises
     files.OutputExistsError unless force; the video is written to a temporary file beside target and renamed when
@@ -419,18 +430,22 @@ def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: 
     smoothing_strength(temporal_smoothing)  # checked before the file is opened
     checked_interval(network_interval)  # likewise
     if reference is not None:
+        from colorize_runtime import guided
+
+        guided.check_reference_strength(reference_strength)
         reference = colorizer.reference(reference)  # read and checked once, before the file is opened
     container, stream = _open_input(av, source)
     _check_frame_size(container, stream, max_pixels or files.DEFAULT_MAX_PIXELS)
     with files.replacing(target) as temporary, container:
         result = _transcode(av, colorizer, container, stream, temporary, muxer, crf, temporal_smoothing,
-                            network_interval, progress, reference)
+                            network_interval, progress, reference, reference_strength)
     result.target = target
     return result
 
 
 def _transcode(av, colorizer, container, stream, temporary: Path, muxer: str, crf: int,
-               temporal_smoothing: float | None, interval: int | None, progress, reference=None) -> VideoResult:
+               temporal_smoothing: float | None, interval: int | None, progress, reference=None,
+               reference_strength: float = 1.0) -> VideoResult:
     started = time.perf_counter()
     notes: list[str] = []
     stop = threading.Event()
@@ -470,7 +485,8 @@ def _transcode(av, colorizer, container, stream, temporary: Path, muxer: str, cr
             raise VideoFileError("no video frame could be decoded (truncated or damaged)")
         frame = first["frame"]
         rotation = round(frame.rotation or 0)
-        film = FrameColorizer(colorizer, temporal_smoothing, rotation, interval=interval, reference=reference)
+        film = FrameColorizer(colorizer, temporal_smoothing, rotation, interval=interval, reference=reference,
+                              reference_strength=reference_strength)
         encoder = _add_video_stream(output, stream, frame.width, frame.height, crf, rotation)
         copies = {copied.index: output.add_stream_from_template(copied) for copied in copyable}
 
@@ -615,7 +631,8 @@ def colorize_for_command_line(colorizer, source: Path, target: Path, args, note:
         result = colorize_video(colorizer, source, target, force=args.force, crf=args.crf,
                                 temporal_smoothing=args.temporal_smoothing, network_interval=args.network_interval,
                                 progress=progress if bar is not None else None,
-                                max_pixels=args.max_pixels, reference=reference)
+                                max_pixels=args.max_pixels, reference=reference,
+                                reference_strength=getattr(args, "reference_strength", 1.0))
     finally:
         if bar is not None:
             bar.close()
