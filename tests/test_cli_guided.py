@@ -124,6 +124,16 @@ def test_bad_guidance_is_a_usage_error_and_nothing_is_written(run, tmp_path, opt
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+def test_a_reference_strength_without_a_reference_is_a_usage_error(run, tmp_path):
+    photo = gray_photo(tmp_path / "p.png")
+    for options in (["--reference-strength", "2"], ["--reference", blue_photo(tmp_path / "ref.png"),
+                                                    "--reference-strength", "3.5"]):
+        code, _, err = run(photo, *options)
+        assert code == 2 and ONE_LINE.match(err), err
+        assert "--reference-strength needs --reference" in err or "between 0 and 3" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png", "ref.png"]
+
+
 def test_reference_guides_every_frame_of_a_video(run, tmp_path):
     av = pytest.importorskip("av")
     clip = tmp_path / "clip.mp4"

@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "object of such lists keyed by input file name")
     steer.add_argument("--reference", metavar="PHOTO",
                        help="a colour photo whose colours guide every photo and video of the run")
-    steer.add_argument("--reference-strength", type=float, default=1.0, metavar="S",
+    steer.add_argument("--reference-strength", type=float, metavar="S",
                        help="how strongly the reference's colours are carried over: 0 (ignored) to 3; 1, the "
                             "default, shows the reference's colours; 2 goes twice as far")
     steer.add_argument("--suggest", metavar="X,Y",
@@ -335,6 +335,8 @@ def _main(argv: list[str] | None, signals: dict) -> int:
     if any(separator and separator in args.suffix for separator in (os.sep, os.altsep, "\0")):
         return _usage_error(f"--suffix {args.suffix!r}: a path separator in a suffix would write elsewhere than "
                             "beside the input (use -o for another folder)")
+    if args.reference_strength is not None and not args.reference:
+        return _usage_error("--reference-strength needs --reference PHOTO")
     guiding = any(getattr(args, name) for name in GUIDANCE_OPTIONS)
     if guiding and (stdio or args.ray is not None):
         return _usage_error(f"--hint, --hints, --reference and --suggest cannot be used with "
@@ -386,7 +388,7 @@ def _main(argv: list[str] | None, signals: dict) -> int:
             guidance = guided.plan_run(colorizer, args.hint, args.hints, args.reference,
                                        [s for s in sources if not video.is_video(s)],
                                        [s for s in sources if video.is_video(s)], args.max_pixels,
-                                       args.reference_strength)
+                                       1.0 if args.reference_strength is None else args.reference_strength)
             if args.suggest:
                 reader.close()
                 return _print_suggestions(colorizer, jobs[0], guidance, args)

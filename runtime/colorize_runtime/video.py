@@ -632,7 +632,8 @@ def colorize_for_command_line(colorizer, source: Path, target: Path, args, note:
                                 temporal_smoothing=args.temporal_smoothing, network_interval=args.network_interval,
                                 progress=progress if bar is not None else None,
                                 max_pixels=args.max_pixels, reference=reference,
-                                reference_strength=getattr(args, "reference_strength", 1.0))
+                                reference_strength=1.0 if getattr(args, "reference_strength", None) is None
+                                else args.reference_strength)
     finally:
         if bar is not None:
             bar.close()
