@@ -75,8 +75,8 @@ def head_metadata(model: DecodedColorizer) -> dict:
                            "(computed as the head on the averaged features)" if model.pool > 1 else "")
                         + (f"; ab scaled by min(1, m / {model.confidence}), m the probability of the colours near "
                            "it (train.model.Colorizer.decode)" if model.confidence else "")
-                        + (f"; a neutral prior {model.neutral} x exp(-|cell|^2 / (2 x {NEUTRAL_RADIUS}^2)) added to the "
-                           "logits first" if model.neutral else "")
+                        + (f"; a neutral prior {model.neutral} x exp(-|cell|^2 / (2 x {NEUTRAL_RADIUS}^2)) added "
+                           "to the logits first" if model.neutral else "")
                         + (f"; ab times {model.gain}" if model.gain != 1 else "")}
 
 
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-int8", dest="int8", action="store_false",
                         help="do not also write the int8 file (OUTPUT stem + .int8.onnx)")
     parser.add_argument("--no-all-in-one", dest="all_in_one", action="store_false",
-                        help="do not also write the uint8 RGB all-in-one file (OUTPUT stem + _rgb.onnx)")
+                        help="do not also write the uint8 RGB all-in-one file beside it (export.allinone.allinone_path)")
     args = parser.parse_args(argv)
     export(args.checkpoint, args.output, args.photo, args.all_in_one, args.temperature, args.int8,
            args.calibration, args.pool, args.confidence, args.neutral, args.gain)

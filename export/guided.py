@@ -41,8 +41,8 @@ DECODING_DEFAULTS = {"temperature": 1.0, "calibration": 0.0, "pool": 1, "confide
 
 
 def default_decoding() -> dict:
-    """The default file's decoding (temperature, calibration, pool, confidence, neutral, gain), read from its metadata: the guided
-    file decodes the same way, so that without hints it gives what the default gives."""
+    """The default file's decoding (temperature, calibration, pool, confidence, neutral, gain), read from its
+    metadata: the guided file decodes the same way, so that without hints it gives what the default gives."""
     props = onnx.load(str(shipped_model_path(DEFAULT_MODEL)), load_external_data=False).metadata_props
     head = json.loads({p.key: p.value for p in props}["head"])
     return {key: head.get(key, default) for key, default in DECODING_DEFAULTS.items()}

@@ -21,8 +21,11 @@ paint, haze), averaged over the photos that have such pixels: what a sepia tint 
 Guided colour (the guided model, models/colorize_guided.onnx): --hints N gives each photo N points simulated from
 its truth (seeded, spread at random over the photo; each the true mean ab of the pin's patch at the working
 resolution, as a user who knows the colours would click), --reference own gives the photo itself as the reference,
---reference folder another photo of the same source folder (chosen by a seeded rule). With hints, each photo's
-median ab distance between the output and the hints at the hint points is recorded too.
+--reference folder another photo of the same source folder (chosen by a seeded rule), at --reference-strength;
+--clicks person:N gives each photo N clicks where a person clicks (person_clicks). With hints, each photo's
+median ab distance between the output and the hints at the hint points is recorded too; with any guidance, each
+photo's gain over the automatic colours and the share of photos that lose more than 0.5 dB. --suggestions scores
+the suggested colours (score_suggestions).
 """
 from __future__ import annotations
 

@@ -113,9 +113,8 @@ def sweep_folder(colorizer: Colorizer, network: RecordingNetwork, data: Path, pa
 
 
 def format_rows(rows: list[dict]) -> str:
-    lines = ["size     T     c  pool  conf  neutr  gain  photos  PSNR-gray  chroma  pooled  CF/true    AuC  AuC-rb  garish%  "
-             "worst%   cast  "
-             "highest folder chroma", "-" * 145]
+    lines = ["size     T     c  pool  conf  neutr  gain  photos  PSNR-gray  chroma  pooled  CF/true    AuC  AuC-rb  "
+             "garish%  worst%   cast  highest folder chroma", "-" * 145]
     lines += [f"{r['size']:4d} {r['temperature']:5.2f} {r['calibration']:5.2f} {r['pool']:5d} "
               f"{r.get('confidence', 0.0):5.2f} {r.get('neutral', 0.0):6.2f} {r.get('gain', 1.0):5.2f} "
               f"{r['photos']:7d} "

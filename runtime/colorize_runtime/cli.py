@@ -337,6 +337,7 @@ def _main(argv: list[str] | None, signals: dict) -> int:
                             "beside the input (use -o for another folder)")
     if args.reference_strength is not None and not args.reference:
         return _usage_error("--reference-strength needs --reference PHOTO")
+    args.reference_strength = 1.0 if args.reference_strength is None else args.reference_strength
     guiding = any(getattr(args, name) for name in GUIDANCE_OPTIONS)
     if guiding and (stdio or args.ray is not None):
         return _usage_error(f"--hint, --hints, --reference and --suggest cannot be used with "
@@ -388,7 +389,7 @@ def _main(argv: list[str] | None, signals: dict) -> int:
             guidance = guided.plan_run(colorizer, args.hint, args.hints, args.reference,
                                        [s for s in sources if not video.is_video(s)],
                                        [s for s in sources if video.is_video(s)], args.max_pixels,
-                                       1.0 if args.reference_strength is None else args.reference_strength)
+                                       args.reference_strength)
             if args.suggest:
                 reader.close()
                 return _print_suggestions(colorizer, jobs[0], guidance, args)

@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from colorize_runtime import colour, inputs, options
+from colorize_runtime import colour, guided, inputs, options
 from colorize_runtime.errors import ColorizeError
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
@@ -159,8 +159,6 @@ class FrameColorizer:
     def __init__(self, colorizer, temporal_smoothing: float | None = None, rotation: int = 0,
                  mirror: bool = False, interval: int | None = None, reference=None,
                  reference_strength: float = 1.0) -> None:
-        from colorize_runtime import guided
-
         strength = smoothing_strength(temporal_smoothing)
         self.interval = checked_interval(interval)
         self.colorizer = colorizer
@@ -190,8 +188,6 @@ class FrameColorizer:
         if ab is None:
             ab = self.colorizer.colour_of_lightness(lightness, mirror=self.mirror, global_hint=self.global_hint)
             if self.reference is not None:
-                from colorize_runtime import guided
-
                 ab = guided.transfer_reference(ab, lightness, self.reference, self.reference_strength)
             if smoother is not None:
                 ab = smoother(lightness, ab, frames=self.since_network)
@@ -430,8 +426,6 @@ def colorize_video(colorizer, source: str | Path, target: str | Path, *, force: 
     smoothing_strength(temporal_smoothing)  # checked before the file is opened
     checked_interval(network_interval)  # likewise
     if reference is not None:
-        from colorize_runtime import guided
-
         guided.check_reference_strength(reference_strength)
         reference = colorizer.reference(reference)  # read and checked once, before the file is opened
     container, stream = _open_input(av, source)
@@ -632,8 +626,7 @@ def colorize_for_command_line(colorizer, source: Path, target: Path, args, note:
                                 temporal_smoothing=args.temporal_smoothing, network_interval=args.network_interval,
                                 progress=progress if bar is not None else None,
                                 max_pixels=args.max_pixels, reference=reference,
-                                reference_strength=1.0 if getattr(args, "reference_strength", None) is None
-                                else args.reference_strength)
+                                reference_strength=args.reference_strength)
     finally:
         if bar is not None:
             bar.close()
